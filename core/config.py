@@ -1,0 +1,59 @@
+"""Model configurations with the book's key names (chapter 4, listing 4.1) and their validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GPT2_VOCAB_SIZE = 50257
+
+_GPT2_BASE = {
+    "vocab_size": GPT2_VOCAB_SIZE,
+    "context_length": 1024,
+    "drop_rate": 0.1,
+    "qkv_bias": False,
+    "tie_weights": False,
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Small enough that one epoch on "The Verdict" (about 4,600 training tokens) takes seconds on 2 cores.
+    "tiny": {**_GPT2_BASE, "context_length": 128, "emb_dim": 256, "n_heads": 4, "n_layers": 4},
+    "gpt2-small": {**_GPT2_BASE, "emb_dim": 768, "n_heads": 12, "n_layers": 12},
+    "gpt2-medium": {**_GPT2_BASE, "emb_dim": 1024, "n_heads": 16, "n_layers": 24},
+    "gpt2-large": {**_GPT2_BASE, "emb_dim": 1280, "n_heads": 20, "n_layers": 36},
+    "gpt2-xl": {**_GPT2_BASE, "emb_dim": 1600, "n_heads": 25, "n_layers": 48},
+}
+
+REQUIRED_KEYS = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers")
+OPTIONAL_DEFAULTS = {"drop_rate": 0.0, "qkv_bias": False, "tie_weights": False}
+
+
+def get_preset(name: str, **overrides: Any) -> dict[str, Any]:
+    """A copy of preset `name` with `overrides` applied, validated."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return validate_config({**PRESETS[name], **overrides})
+
+
+def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Return a complete copy of `cfg`, or raise ValueError saying what is wrong."""
+    missing = [key for key in REQUIRED_KEYS if key not in cfg]
+    if missing:
+        raise ValueError(f"config is missing {', '.join(missing)}")
+    out = {**OPTIONAL_DEFAULTS, **cfg}
+    for key in REQUIRED_KEYS:
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    if out["emb_dim"] % out["n_heads"]:
+        raise ValueError(
+            f"emb_dim ({out['emb_dim']}) must be divisible by n_heads ({out['n_heads']}): "
+            "each head gets emb_dim / n_heads dimensions"
+        )
+    drop = out["drop_rate"]
+    if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
+        raise ValueError(f"drop_rate must be in [0, 1), got {drop!r}")
+    out["drop_rate"] = float(drop)
+    for key in ("qkv_bias", "tie_weights"):
+        if not isinstance(out[key], bool):
+            raise ValueError(f"{key} must be true or false, got {out[key]!r}")
+    return out

@@ -1,0 +1,22 @@
+"""LLM journal: a learning journal for *Build a Large Language Model (From Scratch)*, with live widgets.
+
+Run with `streamlit run streamlit_app.py`. Pages live in `pages/`, shared rendering in `ui/`, logic in `core/`.
+"""
+
+import streamlit as st
+
+from ui.compact import WIDGET_PAGES
+from ui.sidebar import render_status
+
+st.set_page_config(page_title="LLM journal", page_icon=":material/menu_book:", layout="wide")
+
+journal_pages = [
+    st.Page("pages/progress.py", title="Progress", icon=":material/insights:", url_path="progress", default=True),
+    st.Page("pages/entries.py", title="Entries", icon=":material/book:", url_path="entries"),
+    st.Page("pages/new_entry.py", title="New entry", icon=":material/edit_note:", url_path="new-entry"),
+]
+widget_pages = [st.Page(w.path, title=w.title, icon=w.icon, url_path=w.url_path) for w in WIDGET_PAGES.values()]
+
+page = st.navigation({"Journal": journal_pages, "Widgets": widget_pages})
+render_status()
+page.run()

@@ -1,0 +1,91 @@
+"""The registry of live widgets: their pages, and their compact versions beside journal entries."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+
+import streamlit as st
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WidgetPage:
+    name: str  # module `ui/<name>.py` and journal front-matter name
+    title: str
+    icon: str
+    url_path: str
+    summary: str
+
+    @property
+    def path(self) -> str:
+        return f"pages/{self.name}.py"
+
+
+WIDGET_PAGES = {
+    w.name: w
+    for w in (
+        WidgetPage("tokenizer", "Tokenizer", ":material/text_fields:", "tokenizer",
+                   "text as tokens and IDs, BPE merges, and the path to input embeddings"),
+        WidgetPage("attention", "Attention", ":material/grid_on:", "attention",
+                   "self-attention step by step, with causal mask, dropout and heads"),
+        WidgetPage("parameters", "Parameters", ":material/donut_large:", "parameters",
+                   "where a GPT's parameters live, for every GPT-2 size"),
+        WidgetPage("pretraining", "Pretraining", ":material/show_chart:", "pretraining",
+                   "train a small GPT on the CPU and watch the loss fall live"),
+        WidgetPage("sampling", "Sampling", ":material/casino:", "sampling",
+                   "temperature, top-k and top-p on the next-token distribution"),
+        WidgetPage("spam", "Spam classifier", ":material/mark_email_unread:", "spam",
+                   "fine-tune a GPT to tell spam from normal messages, then test it"),
+    )
+}
+
+
+def render_compact(name: str, key: str) -> None:
+    """Draw widget `name`'s compact version, or a short note when it is not available yet."""
+    widget = WIDGET_PAGES.get(name)
+    if widget is None:
+        st.caption(f"Unknown widget {name!r}.")
+        return
+    try:
+        module = load_widget_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != f"ui.{name}":
+            _broken(widget, err)
+        else:
+            _coming_soon(widget)
+        return
+    except Exception as err:  # a broken widget must not take the journal down with it
+        _broken(widget, err)
+        return
+    compact = getattr(module, "compact", None)
+    if compact is None:
+        _coming_soon(widget)
+        return
+    try:
+        compact(key)
+    except Exception as err:
+        _broken(widget, err)
+
+
+def load_widget_module(name: str):
+    """`ui.<name>`, imported on first use so the journal never waits for, or breaks on, a widget."""
+    return importlib.import_module(f"ui.{name}")
+
+
+def page_link(widget: WidgetPage, label: str | None = None) -> None:
+    st.page_link(widget.path, label=label or f"Open the {widget.title} page", icon=widget.icon)
+
+
+def _coming_soon(widget: WidgetPage) -> None:
+    st.markdown(f"The **{widget.title}** widget is coming soon: {widget.summary}.")
+    page_link(widget)
+
+
+def _broken(widget: WidgetPage, err: Exception) -> None:
+    log.exception("The %s widget failed", widget.name, exc_info=err)
+    st.warning(f"The {widget.title} widget could not be shown ({type(err).__name__}: {err}).",
+               icon=":material/error:")
+    page_link(widget)

@@ -1,0 +1,59 @@
+"""Journal entries as cards: shared by the Entries page and the New entry preview."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from core.journal import Entry, Problem, display_markdown
+from ui.compact import WIDGET_PAGES, render_compact
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: str) -> str:
+    """`text` escaped so markdown shows it literally (titles, topics and other short user text)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def entry_meta(entry: Entry) -> str:
+    parts = []
+    if entry.date:
+        parts.append(f"{entry.date:%a %d %b %Y}")
+    if entry.chapters:
+        parts.append(", ".join(entry.chapters))
+    if entry.page is not None:
+        parts.append(f"reached page {entry.page}")
+    if entry.hours is not None:
+        parts.append(f"{entry.hours:g} h logged")
+    return " · ".join(parts)
+
+
+def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry") -> None:
+    """One entry: heading, facts, topics, the note, and its live widgets."""
+    with st.container(border=True, key=f"{key}-day{entry.day}"):
+        st.subheader(plain(entry.heading), anchor=f"day-{entry.day}")
+        if meta := entry_meta(entry):
+            st.caption(plain(meta))
+        if entry.topics:
+            st.markdown(" ".join(f":blue-badge[{plain(topic)}]" for topic in entry.topics))
+        st.markdown(display_markdown(entry.body))
+        for warning in entry.warnings:
+            st.caption(f":orange[:material/warning:] {entry.source}: {plain(warning)}")
+        if not entry.widgets:
+            return
+        if not show_widgets:
+            names = ", ".join(WIDGET_PAGES[w].title for w in entry.widgets)
+            st.caption(f"Live widget{'s' if len(entry.widgets) > 1 else ''} beside this entry: {names}")
+            return
+        for name in entry.widgets:
+            with st.container(border=True):
+                st.caption(f"**Live: {WIDGET_PAGES[name].title}**")
+                render_compact(name, key=f"{key}-day{entry.day}-{name}")
+
+
+def render_problem(problem: Problem) -> None:
+    """An error card for a file that could not be read; the other entries still show."""
+    st.error(f"**{plain(problem.source)}** could not be read: {plain(problem.message)}. "
+             "Fix the file in the journal folder and reload.", icon=":material/error:")

@@ -1,0 +1,110 @@
+"""The sidebar's app status: what data and models the widgets can use right now, and how to fix gaps.
+
+The checks only look at files (no tokenizer loading, no torch import), so the app starts fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from core.paths import cache_dir, data_dir, find_data_file, runs_dir
+
+# The two files tiktoken downloads for the `gpt2` encoding; it caches each under the SHA-1 of its URL.
+GPT2_VOCAB_URLS = (
+    "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
+    "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json",
+)
+VERDICT = "corpus/the-verdict.txt"
+SMS_SPAM = "sms-spam/SMSSpamCollection"
+
+
+@dataclass(frozen=True)
+class StatusItem:
+    label: str
+    ok: bool
+    detail: str
+
+
+def tiktoken_cache_dir() -> Path:
+    """The folder tiktoken reads its cache from, as `core.tokenizers.gpt2_tokenizer` will set it up."""
+    for variable in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable])
+    shared = data_dir() / "tiktoken-cache"
+    return shared if shared.is_dir() else Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def tokenizer_status() -> StatusItem:
+    folder = tiktoken_cache_dir()
+    cached = all((folder / hashlib.sha1(url.encode()).hexdigest()).is_file() for url in GPT2_VOCAB_URLS)
+    if cached:
+        return StatusItem("GPT-2 vocabulary", True, f"cached in `{folder}`")
+    return StatusItem(
+        "GPT-2 vocabulary", False,
+        "not downloaded yet: tiktoken fetches it (about 1.5 MB) the first time it is needed, which "
+        "takes an internet connection. Offline, set TIKTOKEN_CACHE_DIR to a folder holding tiktoken's "
+        "cached files (such as `../shared/data/tiktoken-cache`) and restart the app.",
+    )
+
+
+def data_file_status(label: str, relative: str, used_by: str) -> StatusItem:
+    path = find_data_file(relative)
+    if path is not None:
+        return StatusItem(label, True, f"found: `{path}`")
+    return StatusItem(
+        label, False,
+        f"not found: {used_by} downloads it when there is internet, or put the file at "
+        f"`{data_dir() / relative}` (or `{cache_dir() / relative}`).",
+    )
+
+
+def checkpoint_status(now: dt.datetime | None = None) -> StatusItem:
+    """The newest `runs/*/checkpoint.json`: the model the widgets use."""
+    folder = runs_dir()
+    checkpoints = [p for p in folder.glob("*/checkpoint.json") if p.is_file()] if folder.is_dir() else []
+    if not checkpoints:
+        return StatusItem("Model checkpoint", False, "none yet: train one on the Pretraining page")
+    newest = max(checkpoints, key=lambda p: p.stat().st_mtime)
+    saved = dt.datetime.fromtimestamp(newest.stat().st_mtime)
+    return StatusItem("Model checkpoint", True,
+                      f"`{newest.parent.name}`, saved {_age(saved, now or dt.datetime.now())}")
+
+
+def _age(then: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(int((now - then).total_seconds() // 60), 0)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"on {then:%Y-%m-%d}"
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def app_status() -> list[StatusItem]:
+    return [
+        tokenizer_status(),
+        data_file_status("The Verdict (training text)", VERDICT, "the Pretraining page"),
+        data_file_status("SMS Spam Collection", SMS_SPAM, "the Spam classifier page"),
+        checkpoint_status(),
+    ]
+
+
+def render_status() -> None:
+    """The status block under the navigation: one line per item, the fix shown where one is needed."""
+    with st.sidebar.container(key="app_status"):
+        st.caption("**App status**")
+        for item in app_status():
+            if item.ok:
+                st.markdown(f":green[:material/check_circle:] {item.label}", help=item.detail)
+            else:
+                st.markdown(f":orange[:material/error:] {item.label}")
+                st.caption(item.detail)

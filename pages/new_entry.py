@@ -6,9 +6,6 @@ from core import journal as jn
 from ui.compact import WIDGET_PAGES
 from ui.journal_view import render_entry
 
-FORM_KEYS = ("new_day", "new_date", "new_title", "new_chapters", "new_page", "new_hours", "new_topics",
-             "new_widgets", "new_body", "new_replace")
-
 st.title("New entry")
 journal = jn.load_journal()
 folder = jn.journal_dir()
@@ -16,7 +13,10 @@ persistent, why_not = jn.journal_storage(folder)
 
 if saved := st.session_state.pop("new_entry_saved", None):
     st.success(f"Saved {saved}.", icon=":material/check_circle:")
+    st.toast(f"Saved {saved}.", icon=":material/check_circle:")
     st.page_link("pages/entries.py", label="See it among the entries", icon=":material/book:")
+if failed := st.session_state.pop("new_entry_failed", None):
+    st.error(failed, icon=":material/error:")
 if not persistent:
     st.info(f"{why_not} Write the entry here, then download it and add the file to the `journal/` "
             "folder of your own copy of the project.", icon=":material/cloud_off:")
@@ -31,6 +31,23 @@ def plan_for(day: int) -> float:
 def day_changed() -> None:
     """A new day number brings that day's planned hours with it."""
     st.session_state["new_hours"] = plan_for(st.session_state["new_day"])
+
+
+def save(day: int, text: str, overwrite: bool) -> None:
+    """Write the entry, then start the form over on the next day (a callback, so it may reset widgets)."""
+    try:
+        path = jn.write_entry(folder, day, text, overwrite=overwrite)
+    except jn.JournalError as err:
+        st.session_state["new_entry_failed"] = f"Not saved: {err}."
+        return
+    except OSError as err:
+        reason = err.strerror or err
+        st.session_state["new_entry_failed"] = f"Not saved: the journal folder could not be written ({reason})."
+        return
+    st.session_state["new_entry_saved"] = f"{path.name} in {folder}"
+    next_day = min(max(day, latest.day if latest else 0) + 1, jn.MAX_DAY)
+    st.session_state.update(new_day=next_day, new_hours=plan_for(next_day), new_date=None, new_title="",
+                            new_topics="", new_widgets=[], new_body="", new_replace=False)
 
 
 start_day = min(latest.day + 1, jn.MAX_DAY) if latest else 1
@@ -89,7 +106,7 @@ if existing:
         st.error(f"Day {day} is already in {existing.source}. Edit that file by hand, or choose another day.")
         text = None
     else:
-        st.warning(f"Day {day} already has an entry ({existing.source}, {len(existing.body):,} characters).",
+        st.warning(f"Day {day} already has an entry ({existing.source}). Saving again replaces the whole file.",
                    icon=":material/content_copy:")
         replace = st.checkbox(f"Replace the existing entry for day {day}", key="new_replace")
 
@@ -97,17 +114,7 @@ if text is not None:
     file_name = jn.entry_filename(day)
     c1, c2 = st.columns(2)
     if persistent:
-        if c1.button(f"Save {file_name}", type="primary", disabled=bool(existing) and not replace, key="save"):
-            try:
-                jn.write_entry(folder, day, text, overwrite=replace)
-            except jn.JournalError as err:
-                st.error(f"Not saved: {err}.")
-            except OSError as err:
-                st.error(f"Not saved: the journal folder could not be written ({err.strerror or err}).")
-            else:
-                for key in FORM_KEYS:
-                    st.session_state.pop(key, None)
-                st.session_state["new_entry_saved"] = f"{file_name} in {folder}"
-                st.rerun()
+        c1.button(f"Save {file_name}", type="primary", disabled=bool(existing) and not replace, key="save",
+                  on_click=save, args=(day, text, replace))
     c2.download_button(f"Download {file_name}", data=text, file_name=file_name, mime="text/markdown",
                        type="secondary" if persistent else "primary", key="download", on_click="ignore")

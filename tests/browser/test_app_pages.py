@@ -88,5 +88,6 @@ def test_new_entry_is_written_and_not_overwritten_by_accident(app, streamlit_app
     app.wait_until_idle()
     assert app.page.get_by_text("Day 23 already has an entry").is_visible()
     assert app.page.get_by_role("button", name="Save day-23.md").is_disabled()
+    assert app.page.get_by_label("Title (optional)").input_value() == ""  # the form started over
     app.screenshot("new-entry-exists")
     assert "Read about **evaluation**." in target.read_text(encoding="utf-8")

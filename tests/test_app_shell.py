@@ -340,3 +340,17 @@ def test_new_entry_offers_a_download_where_the_disk_does_not_last(journal_copy, 
     assert [d.label for d in at.download_button] == ["Download day-23.md"]
     assert sorted(p.name for p in journal_copy.iterdir()) == before
 
+
+
+def test_progress_copes_with_bare_entries(empty_journal):
+    (empty_journal / "day-01.md").write_text("---\nday: 1\n---\nJust started.", encoding="utf-8")
+    (empty_journal / "day-03.md").write_text("---\nday: 3\npage: 12\n---\nTwelve pages, hours not logged.",
+                                             encoding="utf-8")
+    at = open_app()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Pages covered"] == "12 of ~360"
+    assert metrics["Reading now"] == "nothing yet"
+    assert metrics["Hours logged"] == "0 h"
+    assert metrics["On plan"] == "not enough data"
+    assert metrics["At the rhythm so far"].startswith("day ")
+    assert "day 2" in texts(at.caption)  # the gap

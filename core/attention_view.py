@@ -36,25 +36,42 @@ def toy_inputs() -> AttentionInputs:
     return AttentionInputs(list(TOY_TOKENS), TOY_INPUTS.clone(), "the book's example vectors (section 3.3.1)")
 
 
-def text_inputs(text: str, dim: int = 3, max_tokens: int = MAX_TEXT_TOKENS, seed: int = 123) -> AttentionInputs:
-    """Token + positional embeddings of `text`, random as in an untrained model (section 2.8).
+@dataclass(frozen=True)
+class TextTokens:
+    """A short text's tokens: labels to show, ids to feed a model."""
 
-    Tokens come from GPT-2's BPE; without its vocabulary, from the book's word split.
-    """
+    labels: list[str]
+    ids: list[int]
+    vocab_size: int
+    gpt2: bool  # GPT-2 ids (what a trained model understands) or the text's own word numbers
+    dropped_tokens: int = 0
+
+
+def text_tokens(text: str, max_tokens: int = MAX_TEXT_TOKENS) -> TextTokens:
+    """GPT-2 tokens of `text`; without GPT-2's vocabulary, its words numbered in sorted order."""
     if not text.strip():
         raise ValueError("type a few words to attend over")
     try:
         tokens = tokenize_gpt2(text).tokens
-        ids, labels, vocab_size = [t.id for t in tokens], [t.label for t in tokens], GPT2_VOCAB_SIZE
-        source = "GPT-2 tokens of your text with random token + positional embeddings"
+        ids, labels, vocab_size, gpt2 = [t.id for t in tokens], [t.label for t in tokens], GPT2_VOCAB_SIZE, True
     except TokenizerUnavailable:
         words = split_text(text)
         vocab = build_vocab(text)
-        ids, labels, vocab_size = [vocab[w] for w in words], [visible(w) for w in words], len(vocab)
-        source = "the words of your text (GPT-2's vocabulary is unavailable) with random embeddings"
+        ids, labels, vocab_size, gpt2 = [vocab[w] for w in words], [visible(w) for w in words], len(vocab), False
     kept = min(len(ids), max_tokens)
-    steps = embed_tokens(ids[:kept], vocab_size, dim, seed=seed)
-    return AttentionInputs(labels[:kept], steps.input_embeddings, source, len(ids) - kept)
+    return TextTokens(labels[:kept], ids[:kept], vocab_size, gpt2, len(ids) - kept)
+
+
+def text_inputs(text: str, dim: int = 3, max_tokens: int = MAX_TEXT_TOKENS, seed: int = 123) -> AttentionInputs:
+    """Token + positional embeddings of `text`, random as in an untrained model (section 2.8)."""
+    tokens = text_tokens(text, max_tokens)
+    steps = embed_tokens(tokens.ids, tokens.vocab_size, dim, seed=seed)
+    source = (
+        "GPT-2 tokens of your text with random token + positional embeddings"
+        if tokens.gpt2
+        else "the words of your text (GPT-2's vocabulary is unavailable) with random embeddings"
+    )
+    return AttentionInputs(tokens.labels, steps.input_embeddings, source, tokens.dropped_tokens)
 
 
 def multi_head_steps(

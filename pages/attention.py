@@ -1,11 +1,19 @@
-"""Attention: placeholder until the widget issue builds the real page."""
+"""Attention visualizer (book chapter 3): self-attention one step at a time, then inside a real GPT."""
 
 import streamlit as st
 
-st.title("Attention")
-st.info("Coming next: this page is being built.", icon=":material/construction:")
-st.markdown("""Chapter 3, step by step. This page will let you:
+from ui import attention as att
 
-- walk through self-attention on the book's six-token example and on your own text: scores, scaling, softmax weights, context vectors;
-- switch the causal mask and dropout on and off, and pick a head of multi-head attention;
-- see which tokens a real model attends to, layer by layer.""")
+st.title("Attention visualizer")
+st.markdown(
+    "Self-attention lets every token build a new vector out of the others, weighted by how well "
+    "they match. Follow it step by step on a handful of tokens, then look inside a real model."
+)
+
+inputs = att.inputs_section("att")
+if inputs is not None:
+    settings = att.settings("att")
+    heads = att.run_attention(inputs, settings)
+    att.steps_section(inputs, heads, settings)
+    att.focus_section("att", inputs, heads, settings)
+att.model_section("att")

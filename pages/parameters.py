@@ -1,11 +1,19 @@
-"""Parameters: placeholder until the widget issue builds the real page."""
+"""Parameter pie charts (book section 4.6): where a GPT's parameters live and what they cost."""
 
 import streamlit as st
 
-st.title("Parameters")
-st.info("Coming next: this page is being built.", icon=":material/construction:")
-st.markdown("""Chapter 4, counted. This page will let you:
+from ui import parameters as par
 
-- pick a GPT-2 size or your own settings and see where the parameters live, as a donut chart and a table;
-- compare sizes side by side, with memory at fp32 and bf16;
-- check the day-14 notes against figures computed from the real model.""")
+st.title("Parameters: where a GPT's weights live")
+st.markdown(
+    "Every number below is counted from the real model of chapter 4, built for the size you pick. "
+    "Change the size, tie the output head to the token embedding, or set your own dimensions."
+)
+
+chosen = par.config_section("par")
+if chosen is not None:
+    name, cfg = chosen
+    count = par.totals_section(name, cfg)
+    par.components_section(count, cfg)
+    par.sizes_section(name, cfg)
+    par.compute_section("par", cfg)

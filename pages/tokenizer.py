@@ -1,11 +1,20 @@
-"""Tokenizer: placeholder until the widget issue builds the real page."""
+"""Tokenizer explorer (book chapter 2): text → tokens → token ids → training pairs → vectors."""
 
 import streamlit as st
 
-st.title("Tokenizer")
-st.info("Coming next: this page is being built.", icon=":material/construction:")
-st.markdown("""Chapter 2, made visible. This page will let you:
+from ui import tokenizer as tok
 
-- paste any text and see it as GPT-2 tokens with their IDs, counts and the decoded round trip;
-- compare GPT-2's byte-pair encoding with the book's simple tokenizers and a BPE trained from scratch;
-- follow the data pipeline: sliding-window input/target pairs and the token plus positional embeddings.""")
+st.title("Tokenizer explorer")
+st.markdown(
+    "A language model never sees letters. Its tokenizer cuts text into pieces from a fixed "
+    "vocabulary and replaces each piece by its number; everything after that is arithmetic on those numbers."
+)
+
+text = tok.text_input("tok")
+settings = tok.settings("tok")
+result = tok.tokens_section(text, settings)
+tok.unknown_word_section("tok", settings)
+tok.comparison_section(text, settings)
+tok.merges_section(settings)
+window_ids, window_labels = tok.windows_section("tok", result)
+tok.embedding_section("tok", window_ids, window_labels, result.vocab_size if result else 0)

@@ -1,0 +1,325 @@
+"""Attention visualizer (book chapter 3): self-attention step by step, then inside a real GPT."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import torch
+
+from core import attention_view as av
+from core.attention import AttentionSteps, attention_steps
+from core.checkpoint import CheckpointError
+from core.model import GPTModel
+from core.model_sources import ModelSource, download_source, load_source, model_sources
+from core.weights import WeightsError, WeightsUnavailable
+from ui.heatmap import heatmap, numbered
+
+TOY = "The book's example"
+OWN_TEXT = "Your own short text"
+STEPS = ("Inputs", "Queries, keys, values", "Scores", "Scaling", "Causal mask", "Weights", "Dropout", "Context vectors")
+DEFAULT_TEXT = "The cat sat on the mat because it was tired"
+DEFAULT_MODEL_TEXT = "Every effort moves you forward, one step at a time."
+MAX_MODEL_TOKENS = 24
+
+
+@dataclass(frozen=True)
+class Settings:
+    trainable: bool  # project inputs to queries, keys and values with weight matrices (section 3.4)
+    causal: bool
+    dropout: float
+    seed: int
+    n_heads: int
+    head_dim: int
+    head: int  # which head to show
+    last_step: str
+
+
+def show(chart: alt.TopLevelMixin, where=st) -> None:
+    where.altair_chart(chart, width="content")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs and settings
+
+
+def inputs_section(key: str) -> av.AttentionInputs | None:
+    """The book's six tokens, or the user's own words with random embeddings."""
+    source = st.radio("Tokens to attend over", (TOY, OWN_TEXT), horizontal=True, key=f"{key}_source")
+    if source == TOY:
+        return av.toy_inputs()
+    left, right = st.columns([3, 1])
+    text = left.text_input("Your text", DEFAULT_TEXT, key=f"{key}_text", max_chars=2_000)
+    dim = right.slider("Numbers per token", 2, 8, 3, key=f"{key}_dim")
+    try:
+        inputs = av.text_inputs(text or "", dim, av.MAX_TEXT_TOKENS)
+    except ValueError as err:
+        st.info(f"{str(err).capitalize()}.")
+        return None
+    if inputs.dropped_tokens:
+        st.warning(
+            f"Only the first {av.MAX_TEXT_TOKENS} tokens are used ({inputs.dropped_tokens} more were cut): "
+            "bigger heatmaps stop being readable."
+        )
+    return inputs
+
+
+def settings(key: str) -> Settings:
+    cols = st.columns(3)
+    trainable = cols[0].toggle(
+        "Trainable weights W_q, W_k, W_v", value=True, key=f"{key}_trainable",
+        help="Off: the inputs themselves act as queries, keys and values (the book's section 3.3).",
+    )
+    causal = cols[1].toggle("Causal mask", value=False, key=f"{key}_causal",
+                            help="Hide later tokens from each token (section 3.5).")
+    dropout = cols[2].slider("Dropout", 0.0, 0.9, 0.0, step=0.1, key=f"{key}_dropout",
+                             help="Share of attention weights dropped at random during training (section 3.5.2).")
+    n_heads, head_dim, head, seed = 1, 2, 0, 123
+    if trainable:
+        cols = st.columns(4)
+        n_heads = cols[0].slider("Heads", 1, 4, 1, key=f"{key}_heads")
+        head_dim = cols[1].slider("Dimensions per head (d_k)", 1, 4, 2, key=f"{key}_head_dim")
+        head = cols[2].selectbox("Head to show", range(n_heads), format_func=lambda h: f"head {h + 1}",
+                                 key=f"{key}_head")
+        seed = int(cols[3].number_input("Random seed", 0, 2**31 - 1, 123, key=f"{key}_seed"))
+    elif dropout:
+        seed = int(st.number_input("Random seed", 0, 2**31 - 1, 123, key=f"{key}_seed"))
+    last_step = st.select_slider("Show the steps up to", STEPS, value=STEPS[-1], key=f"{key}_step")
+    return Settings(trainable, causal, dropout, seed, n_heads, head_dim, min(head, n_heads - 1), last_step)
+
+
+def run_attention(inputs: av.AttentionInputs, s: Settings) -> list[AttentionSteps]:
+    """Every head's steps (one head without trainable weights)."""
+    if not s.trainable:
+        return [attention_steps(inputs.inputs, causal=s.causal, dropout=s.dropout, seed=s.seed)]
+    return av.multi_head_steps(inputs.inputs, s.n_heads, s.head_dim, s.causal, s.dropout, s.seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The steps
+
+
+def _step(title: str, text: str) -> None:
+    st.markdown(f"**{title}.** {text}")
+
+
+def steps_section(inputs: av.AttentionInputs, heads: list[AttentionSteps], s: Settings) -> None:
+    """Inputs → (queries, keys, values) → scores → scaling → mask → softmax → dropout → context."""
+    shown = STEPS[: STEPS.index(s.last_step) + 1]
+    steps = heads[s.head]
+    tokens = numbered(inputs.labels)
+    d_in = inputs.inputs.shape[1]
+    d_k = steps.keys.shape[1]
+    head_note = f" (head {s.head + 1} of {s.n_heads})" if s.n_heads > 1 else ""
+
+    _step("1 · Inputs", f"Each token arrives as a vector of {d_in} numbers; {inputs.source}.")
+    show(heatmap(inputs.inputs, tokens, [f"x{d}" for d in range(d_in)], "inputs", digits=2))
+
+    if "Queries, keys, values" in shown:
+        if s.trainable:
+            _step(
+                "2 · Queries, keys, values" + head_note,
+                f"Three weight matrices of {d_in} × {d_k} turn each input into a query (what the token looks "
+                "for), a key (what it offers) and a value (what it passes on). Before training they are random.",
+            )
+            cols = st.columns(3)
+            for col, (name, matrix) in zip(cols, (("queries", steps.queries), ("keys", steps.keys),
+                                                  ("values", steps.values))):
+                show(heatmap(matrix, tokens, [f"{name[0]}{d}" for d in range(d_k)], name), col)
+        else:
+            _step("2 · Queries, keys, values", "Without weights the inputs themselves serve as queries, keys "
+                  "and values, as in the book's first, simplified version.")
+
+    if "Scores" in shown:
+        _step("3 · Scores", "Every query is compared with every key by a dot product: the larger the score, "
+              "the better the two vectors line up.")
+        show(heatmap(steps.scores, tokens, tokens, "scores q · k", "purples", row_title="query", col_title="key"))
+
+    if "Scaling" in shown:
+        _step(
+            "4 · Scaling",
+            f"The scores are divided by √d_k = √{d_k} ≈ {math.sqrt(d_k):.2f}, which keeps softmax from "
+            "turning nearly one-hot as vectors get longer (the book's very first version skips this).",
+        )
+        show(heatmap(steps.scaled_scores, tokens, tokens, "scores / √d_k", "purples",
+                     row_title="query", col_title="key"))
+
+    if "Causal mask" in shown:
+        if s.causal:
+            _step("5 · Causal mask", "A token may not look ahead: every score above the diagonal becomes −∞, "
+                  "which softmax turns into a weight of exactly 0.")
+            show(heatmap(steps.masked_scores, tokens, tokens, "masked scores", "purples",
+                         row_title="query", col_title="key"))
+        else:
+            _step("5 · Causal mask", "Off: every token may look at every other one, later ones included. "
+                  "A GPT always uses the mask, because it must not see the word it is about to predict.")
+
+    if "Weights" in shown:
+        _step("6 · Weights", "Softmax turns each row into positive weights that add up to 1: how the "
+              "token shares its attention among the tokens it can see.")
+        show(heatmap(steps.weights, tokens, tokens, "attention weights", row_title="query", col_title="key"))
+
+    if "Dropout" in shown:
+        if s.dropout > 0:
+            _step(
+                "7 · Dropout",
+                f"During training a random {s.dropout:.0%} of the weights are zeroed and the rest multiplied "
+                f"by 1 / (1 − {s.dropout:g}) = {1 / (1 - s.dropout):.2f}, so each row keeps the same sum on "
+                "average. The seed fixes which ones; at inference nothing is dropped.",
+            )
+            show(heatmap(steps.dropped_weights, tokens, tokens, "weights after dropout",
+                         row_title="query", col_title="key"))
+        else:
+            _step("7 · Dropout", "Off (dropout 0): every weight is kept, as when the model is used after training.")
+
+    if "Context vectors" in shown:
+        d_v = steps.values.shape[1]
+        _step("8 · Context vectors", "Each context vector is the weighted sum of the value vectors: "
+              "a blend of the tokens the token attends to, mixed in its own proportions.")
+        show(heatmap(steps.context, tokens, [f"z{d}" for d in range(d_v)], "context vectors"))
+        if len(heads) > 1:
+            combined = av.combined_context(heads)
+            st.caption(
+                f"Multi-head attention puts the {len(heads)} heads' context vectors side by side: "
+                f"{combined.shape[0]} × {combined.shape[1]}, which an output projection then mixes."
+            )
+
+
+def focus_section(key: str, inputs: av.AttentionInputs, heads: list[AttentionSteps], s: Settings) -> None:
+    """One token's row of weights as bars, and the sum that makes its context vector."""
+    steps = heads[s.head]
+    tokens = numbered(inputs.labels)
+    query = st.selectbox("What does this token attend to?", range(len(tokens)), index=min(1, len(tokens) - 1),
+                         format_func=lambda i: tokens[i], key=f"{key}_query")
+    weights = steps.dropped_weights[query]
+    show(token_bars(weights, tokens, f"attention of {tokens[query]}"))
+    terms = " + ".join(f"{w:.2f}·v{j}" for j, w in enumerate(weights.tolist()) if w)
+    st.caption(f"context of {tokens[query]} = {terms}")
+
+
+def token_bars(weights: torch.Tensor, tokens: list[str], title: str) -> alt.Chart:
+    frame = pd.DataFrame({"token": tokens, "weight": weights.tolist()})
+    return (
+        alt.Chart(frame, title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X("weight:Q", scale=alt.Scale(domainMin=0)),
+            y=alt.Y("token:N", sort=tokens, title=None),
+            tooltip=["token:N", alt.Tooltip("weight:Q", format=".3f")],
+        )
+        .properties(width=360, height=max(80, 24 * len(tokens)), autosize=alt.AutoSizeParams(type="pad"))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A real model
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=2)
+def cached_model(source: ModelSource) -> GPTModel:
+    """The source's model in eval mode, shared between sessions: only ever read, never trained."""
+    return load_source(source)
+
+
+def choose_model(key: str) -> tuple[ModelSource, GPTModel] | None:
+    """The model to look inside, or None (with the reason shown) when it cannot be used yet."""
+    sources = {source.label + (" (download needed)" if source.needs_download else ""): source
+               for source in model_sources()}
+    label = st.radio("Model", list(sources), key=f"{key}_model")
+    source = sources[label]
+    if source.needs_download:
+        st.info(f"GPT-2 small {source.detail}, kept in the cache afterwards. Nothing is downloaded "
+                "unless you ask for it.")
+        if st.button("Download GPT-2 small", key=f"{key}_download"):
+            try:
+                with st.spinner("Downloading GPT-2 small..."):
+                    download_source(source)
+            except WeightsUnavailable as err:
+                st.error(str(err))
+                return None
+            st.rerun()
+        return None
+    if source.trained:
+        st.caption(f"{source.label}: {source.detail}.")
+    else:
+        st.warning(f"**{source.label}**: {source.detail}. Train a model on the Pretraining page, or "
+                   "download GPT-2, to see patterns that mean something.")
+    try:
+        return source, cached_model(source)
+    except (CheckpointError, WeightsError, ValueError) as err:
+        st.error(f"Could not load {source.label}: {err}")
+        return None
+
+
+def model_section(key: str) -> None:
+    """Attention maps of a real GPT for the user's text, per layer and head."""
+    st.subheader("Inside a real GPT")
+    st.markdown(
+        "A GPT runs the same computation in every head of every layer, with learned weights instead of "
+        "random ones, and always with the causal mask. Each map below is one head's weights: row = the "
+        "token that looks, column = the token it looks at."
+    )
+    chosen = choose_model(key)
+    if chosen is None:
+        return
+    source, model = chosen
+    text = st.text_input("Text for the model", DEFAULT_MODEL_TEXT, key=f"{key}_model_text", max_chars=2_000)
+    limit = min(MAX_MODEL_TOKENS, model.cfg["context_length"])
+    try:
+        tokens = av.text_tokens(text or "", limit)
+    except ValueError as err:
+        st.info(f"{str(err).capitalize()}.")
+        return
+    if source.trained and not tokens.gpt2:
+        st.error("This model reads GPT-2 token ids, and GPT-2's vocabulary is not available here "
+                 "(see the sidebar for how to get it).")
+        return
+    if tokens.dropped_tokens:
+        st.warning(f"Only the first {limit} tokens are used ({tokens.dropped_tokens} more were cut) "
+                   "to keep the maps readable.")
+    maps = av.model_attention(model, tokens.ids)
+    n_layers, n_heads = maps.shape[0], maps.shape[1]
+    left, right = st.columns(2)
+    layer = left.slider("Layer", 1, n_layers, 1, key=f"{key}_layer") - 1
+    head_options = [None, *range(n_heads)]
+    head = right.selectbox("Head", head_options, key=f"{key}_model_head",
+                           format_func=lambda h: "average of all heads" if h is None else f"head {h + 1}")
+    labels = numbered(tokens.labels)
+    matrix = maps[layer].mean(dim=0) if head is None else maps[layer, head]
+    many = len(labels) > 12
+    show(heatmap(matrix, labels, labels, f"layer {layer + 1}, " + ("all heads averaged" if head is None
+         else f"head {head + 1}"), row_title="query", col_title="key", cell_px=26 if many else 32,
+         values=not many))
+
+    query = st.selectbox("What does this token attend to?", range(len(labels)), index=len(labels) - 1,
+                         format_func=lambda i: labels[i], key=f"{key}_model_query")
+    weights = av.attended_by(maps, layer, head, query)[: query + 1]
+    show(token_bars(weights, labels[: query + 1], f"attention of {labels[query]} in layer {layer + 1}"))
+    st.caption("Only the token itself and the ones before it get weight: the causal mask hides the rest.")
+
+    with st.expander(f"All {n_heads} heads of layer {layer + 1}"):
+        cell = max(4, 150 // len(labels))
+        cols = st.columns(4)
+        for h in range(n_heads):
+            show(heatmap(maps[layer, h], labels, labels, f"head {h + 1}", cell_px=cell, values=False)
+                 .configure_axis(labels=False, title=None, ticks=False), cols[h % 4])
+
+
+# ---------------------------------------------------------------------------------------------
+# Compact version for the journal
+
+
+def compact(key: str) -> None:
+    """The book's six tokens: attention weights, with and without the causal mask."""
+    inputs = av.toy_inputs()
+    causal = st.toggle("Causal mask", value=False, key=f"{key}_causal")
+    steps = attention_steps(inputs.inputs, causal=causal)
+    tokens = numbered(inputs.labels)
+    show(heatmap(steps.weights, tokens, tokens, "attention weights", row_title="query", col_title="key"))
+    st.caption(
+        "Each row is one token's softmax weights over the others (they add up to 1)."
+        + (" With the mask, no token sees the ones after it." if causal else "")
+    )

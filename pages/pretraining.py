@@ -1,11 +1,27 @@
-"""Pretraining: placeholder until the widget issue builds the real page."""
+"""Pretraining (book chapter 5): train a GPT on the CPU and watch it learn, live."""
 
 import streamlit as st
 
-st.title("Pretraining")
-st.info("Coming next: this page is being built.", icon=":material/construction:")
-st.markdown("""Chapter 5, live on the CPU. This page will let you:
+from ui import pretraining as pt
 
-- train a small GPT on the journal itself, on *The Verdict* or on your own text;
-- watch training and validation loss fall in a live chart, with sample text after each epoch;
-- stop, resume and compare runs; the newest checkpoint becomes the model the other widgets use.""")
+KEY = "pretraining"
+
+st.title("Pretraining")
+st.markdown(
+    "Chapter 5 on your own CPU: a GPT learns to predict the next token of a text. Pick the text and the "
+    "model, press start, and watch the training and validation loss fall while the page stays usable. "
+    "Stop whenever you like: the model is saved and becomes the one the Sampling and Spam pages use."
+)
+
+st.subheader("1 · The text")
+corpus = pt.corpus_section(KEY)
+
+st.subheader("2 · The model and the training settings")
+plan = pt.plan_section(KEY, corpus) if corpus is not None else None
+
+st.subheader("3 · Training, live")
+pt.start_section(KEY, plan)
+pt.live_section(KEY)
+
+st.subheader("4 · Saved runs")
+pt.runs_section(KEY)

@@ -192,6 +192,8 @@ def test_generate_text_handles_empty_special_and_huge_prompts(gpt2_vocab_model, 
     model = gpt2_vocab_model
     with pytest.raises(ValueError, match="empty"):
         generate_text(model, "", 5)
+    with pytest.raises(ValueError, match="surrogate"):
+        generate_text(model, "half an emoji \ud83d", 5)
     special_only = generate_text(model, "<|endoftext|>", 5)
     assert isinstance(special_only, str) and len(gpt2_encoding.encode(special_only, disallowed_special=())) >= 1
     huge = "All work and no play. " * 50_000  # about 1 MB

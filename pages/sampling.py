@@ -1,11 +1,30 @@
-"""Sampling: placeholder until the widget issue builds the real page."""
+"""Sampling (book section 5.3): from next-token scores to text, one stage at a time."""
 
 import streamlit as st
 
-st.title("Sampling")
-st.info("Coming next: this page is being built.", icon=":material/construction:")
-st.markdown("""Chapter 5's decoding strategies. This page will let you:
+from ui import sampling as sm
 
-- see the next-token distribution at each stage: raw, after top-k, after temperature, after top-p;
-- add one token at a time, or generate many, with greedy, temperature, top-k and top-p sampling;
-- try the strict and creative presets from the day-20 notes.""")
+KEY = "sampling"
+
+st.title("Sampling")
+st.markdown(
+    "A GPT does not write words: it scores every one of its 50,257 tokens as the next one. This page shows "
+    "how those scores become text. Top-k keeps the best scores, temperature sharpens or flattens them, "
+    "softmax turns them into probabilities, top-p keeps the most likely ones, and one token is drawn."
+)
+
+st.subheader("1 · Model and prompt")
+chosen = sm.model_section(KEY)
+if chosen is not None:
+    source, model = chosen
+    prompt = sm.prompt_section(KEY, model)
+
+    st.subheader("2 · How to choose the next token")
+    strategy = sm.strategy_section(KEY)
+
+    if prompt is not None:
+        st.subheader("3 · One token at a time")
+        sm.steps_section(KEY, model, prompt, strategy)
+
+        st.subheader("4 · Many tokens at once")
+        sm.generate_section(KEY, model, prompt, strategy)

@@ -1,0 +1,294 @@
+"""Sampling sandbox (book section 5.3): how a GPT's next-token scores become text.
+
+Pick a model and a prompt, then watch one distribution go through top-k, temperature and top-p;
+add tokens one click at a time, or generate many at once with the KV cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import torch
+
+from core import sampling_view as sv
+from core.checkpoint import CheckpointError
+from core.config import GPT2_VOCAB_SIZE
+from core.generate import Stages, generate, next_token_distribution
+from core.model import GPTModel
+from core.model_sources import ModelSource, download_source, model_sources
+from core.token_view import bytes_label
+from core.tokenizers import TextTooLong, TokenizerUnavailable, check_text_length, decode, encode, gpt2_tokenizer
+from core.weights import WeightsError, WeightsUnavailable
+from ui.attention import cached_model  # one cache: the same loaded model serves both widgets
+
+MAX_PROMPT_CHARS = 5_000
+DEFAULT_PROMPT = "Every effort moves you"
+STRATEGY_DEFAULTS = {"greedy": False, "temperature": 1.0, "top_k": 0, "top_p": 1.0}
+PRESET_LABELS = {"strict": "Strict: top-k 5, temperature 0.5", "creative": "Creative: top-k 30, temperature 1.5",
+                 "greedy": "Greedy: always the top token"}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    ids: list[int]
+
+
+# ---------------------------------------------------------------------------------------------
+# Model and prompt
+
+
+def model_section(key: str) -> tuple[ModelSource, GPTModel] | None:
+    """Your checkpoint, GPT-2 (downloaded on request) or random weights."""
+    sources = {s.label + (" (download needed)" if s.needs_download else ""): s for s in model_sources()}
+    label = st.radio("Model", list(sources), key=f"{key}_model")
+    source = sources[label]
+    if source.needs_download:
+        st.info(f"GPT-2 small {source.detail}, then kept in the cache. Nothing is downloaded unless you ask.")
+        if st.button("Download GPT-2 small", key=f"{key}_download"):
+            try:
+                with st.spinner("Downloading GPT-2 small..."):
+                    download_source(source)
+            except WeightsUnavailable as err:
+                st.error(str(err), icon=":material/cloud_off:")
+                return None
+            st.rerun()
+        return None
+    if not source.trained:
+        st.warning(f"**{source.label}**: its next-token guesses are noise, about 1 in {GPT2_VOCAB_SIZE:,} "
+                   "for every token. Train a model on the Pretraining page to see what learning changes.",
+                   icon=":material/casino:")
+    else:
+        st.caption(f"{source.label}: {source.detail}.")
+    try:
+        return source, cached_model(source)
+    except (CheckpointError, WeightsError, ValueError) as err:
+        st.error(f"Could not load {source.label}: {err}", icon=":material/error:")
+        return None
+
+
+def prompt_section(key: str, model: GPTModel, compact: bool = False) -> Prompt | None:
+    """The prompt as GPT-2 tokens; None (with the reason) when it is empty or unusable."""
+    field = st.text_input if compact else st.text_area
+    text = field("Prompt", DEFAULT_PROMPT, max_chars=MAX_PROMPT_CHARS, key=f"{key}_prompt")
+    if not text.strip():
+        st.info("Type a prompt: the model continues whatever text you give it.", icon=":material/edit:")
+        return None
+    try:
+        ids = encode(check_text_length(text, MAX_PROMPT_CHARS), allow_special=True)
+    except (TextTooLong, ValueError) as err:
+        st.error(str(err), icon=":material/error:")
+        return None
+    except TokenizerUnavailable as err:
+        st.error(str(err), icon=":material/cloud_off:")
+        return None
+    window = model.cfg["context_length"]
+    if len(ids) > window:
+        st.warning(f"The prompt has {len(ids):,} tokens but this model's context window holds {window:,}: "
+                   f"it only sees the last {window:,}, so the first {len(ids) - window:,} are cut off.",
+                   icon=":material/content_cut:")
+    elif not compact:
+        st.caption(f"{len(ids):,} tokens of the model's {window:,}-token context window.")
+    return Prompt(text, ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategy
+
+
+def _apply_preset(key: str, name: str) -> None:
+    preset = sv.PRESETS[name]
+    st.session_state[f"{key}_greedy"] = preset.greedy
+    if not preset.greedy:
+        st.session_state[f"{key}_temperature"] = preset.temperature
+        st.session_state[f"{key}_top_k"] = preset.top_k or 0
+        st.session_state[f"{key}_top_p"] = preset.top_p or 1.0
+
+
+def strategy_section(key: str) -> sv.Strategy:
+    """Greedy, or sampling with temperature, top-k and top-p; the day-20 presets one click away."""
+    for name, default in STRATEGY_DEFAULTS.items():  # set here, not as widget values: the presets change them
+        st.session_state.setdefault(f"{key}_{name}", default)
+    cols = st.columns(3)
+    for col, name in zip(cols, ("strict", "creative", "greedy")):
+        col.button(PRESET_LABELS[name], key=f"{key}_preset_{name}", on_click=_apply_preset, args=(key, name),
+                   width="stretch")
+    greedy = st.toggle("Greedy (always take the most likely token)", key=f"{key}_greedy")
+    cols = st.columns(4)
+    temperature = cols[0].slider("Temperature", 0.05, 5.0, step=0.05, key=f"{key}_temperature",
+                                 disabled=greedy, help="Divides the scores: below 1 sharpens, above 1 flattens.")
+    top_k = cols[1].number_input("Top-k (0 = off)", 0, GPT2_VOCAB_SIZE, key=f"{key}_top_k", disabled=greedy,
+                                 help="Keep only the k highest scores.")
+    top_p = cols[2].slider("Top-p (1 = off)", 0.01, 1.0, step=0.01, key=f"{key}_top_p", disabled=greedy,
+                           help="Keep the smallest set of tokens whose probability adds up to p.")
+    cols[3].number_input("Seed", 0, 2**31 - 1, 123, key=f"{key}_seed", disabled=greedy,
+                         help="The same seed and settings draw the same tokens again.")
+    strategy = sv.Strategy() if greedy else sv.Strategy(float(temperature), int(top_k) or None,
+                                                         None if top_p >= 1.0 else float(top_p))
+    _explain(strategy)
+    return strategy
+
+
+def _explain(strategy: sv.Strategy) -> None:
+    """What these settings do, with a word about extreme values."""
+    if strategy.greedy:
+        st.caption("Greedy: the same prompt always gives the same text, and it tends to repeat itself.")
+        return
+    notes = {"strict": "Strict settings (top-k below 10, temperature below 1): focused, predictable text.",
+             "creative": "Creative settings (top-k 20-40, temperature above 1): more surprising, less coherent.",
+             "in between": "Neither strict (top-k < 10, temperature < 1) nor creative (top-k 20-40, temperature > 1)."}
+    st.caption(notes[strategy.style])
+    if strategy.temperature >= 3:
+        st.warning(f"Temperature {strategy.temperature:g} flattens the distribution until every kept token is "
+                   "almost equally likely: expect noise. Add a top-k to limit the damage.", icon=":material/whatshot:")
+    elif strategy.temperature <= 0.1:
+        st.info(f"Temperature {strategy.temperature:g} makes the top token nearly certain: almost greedy.",
+                icon=":material/ac_unit:")
+    if strategy.top_k == 1 or (strategy.top_p is not None and strategy.top_p <= 0.05):
+        st.info("These settings keep only the single most likely token: sampling becomes greedy.",
+                icon=":material/filter_1:")
+
+
+def seed(key: str) -> int:
+    return int(st.session_state.get(f"{key}_seed", 123))
+
+
+# ---------------------------------------------------------------------------------------------
+# One token at a time
+
+
+def _token_label(token: int) -> str:
+    return bytes_label(gpt2_tokenizer().decode_single_token_bytes(token))
+
+
+def _picks(key: str, prompt: Prompt) -> list[sv.Pick]:
+    """The tokens added so far to this prompt (a new prompt starts over)."""
+    state = st.session_state.setdefault(f"{key}_steps", {"prompt": None, "picks": []})
+    if state["prompt"] != prompt.ids:
+        state["prompt"], state["picks"] = prompt.ids, []
+    return state["picks"]
+
+
+def _next_token(key: str, model: GPTModel, ids: list[int], strategy: sv.Strategy) -> None:
+    picks = st.session_state[f"{key}_steps"]["picks"]
+    try:
+        _, pick = sv.pick_next(model, ids, strategy, seed(key), len(picks))
+    except ValueError as err:
+        st.session_state[f"{key}_step_error"] = str(err)
+        return
+    picks.append(pick)
+
+
+def _reset(key: str) -> None:
+    st.session_state[f"{key}_steps"]["picks"] = []
+
+
+def steps_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strategy) -> None:
+    """The next-token distribution at every stage, and a button that adds the token drawn from it."""
+    picks = _picks(key, prompt)
+    ids = prompt.ids + [p.id for p in picks]
+    try:
+        stages = next_token_distribution(model, ids, strategy.temperature, strategy.top_k, strategy.top_p)
+    except ValueError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    cols = st.columns([1, 1, 2])
+    cols[0].button("Next token", type="primary", key=f"{key}_next", icon=":material/skip_next:",
+                   on_click=_next_token, args=(key, model, ids, strategy))
+    cols[1].button("Start over", key=f"{key}_reset", icon=":material/restart_alt:", disabled=not picks,
+                   on_click=_reset, args=(key,))
+    top_n = cols[2].slider("Tokens in the charts", 5, 30, 12, key=f"{key}_top_n")
+    error = st.session_state.pop(f"{key}_step_error", None)
+    if error:
+        st.error(error, icon=":material/error:")
+    if picks:
+        last = picks[-1]
+        st.markdown(f"Picked **{_token_label(last.id)}** (token {last.id}) with probability "
+                    f"**{last.probability:.1%}**; the raw model gave it {last.raw_probability:.1%}, its rank "
+                    f"{last.rank:,}.")
+        _text_so_far(prompt, picks)
+    st.altair_chart(stage_chart(stages, top_n), width="stretch")
+    kept = sv.kept_tokens(stages)
+    st.caption(f"The next token is drawn from {kept:,} token{'s' * (kept != 1)} "
+               f"({'greedy: the top one' if stages.greedy else 'the last chart'}). Bars show each stage's "
+               "probabilities for the raw model's favourites; the grey bar is the mass of all other tokens.")
+    if picks:
+        with st.expander(f"All {len(picks)} picks"):
+            st.dataframe(pd.DataFrame([{"token": _token_label(p.id), "id": p.id, "probability": p.probability,
+                                        "raw probability": p.raw_probability, "rank": p.rank} for p in picks]),
+                         hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="percent")
+                                        for c in ("probability", "raw probability")})
+
+
+def _text_so_far(prompt: Prompt, picks: list[sv.Pick]) -> None:
+    added = decode([p.id for p in picks])
+    st.code(prompt.text + added, language=None, wrap_lines=True)
+
+
+def stage_chart(stages: Stages, top_n: int) -> alt.FacetChart:
+    """Four small bar charts side by side: raw, after top-k, after temperature, after top-p."""
+    rows = sv.stage_rows(stages, _token_label, top_n)
+    data = pd.DataFrame(rows)
+    order = data.drop_duplicates("rank").sort_values("rank")["token"].tolist()
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("token:N", sort=order, title=None),
+        color=alt.condition(alt.datum.token == sv.OTHERS, alt.value("#bbbbbb"), alt.value("#4c78a8")),
+        tooltip=["token", "id", alt.Tooltip("probability:Q", format=".2%")],
+    ).properties(width=210, height=max(120, 18 * (top_n + 1))).facet(
+        column=alt.Column("stage:N", title=None, sort=list(sv.STAGES)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Many tokens at once
+
+
+def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strategy, compact: bool = False) -> None:
+    """Generate N tokens in one go, with or without the KV cache."""
+    cols = st.columns([1, 1, 2])
+    count = cols[0].number_input("Tokens to generate", 1, 500, 30 if compact else 50, key=f"{key}_count")
+    use_cache = cols[1].toggle("KV cache", value=True, key=f"{key}_cache",
+                               help="Keep every past token's keys and values, so each step feeds one new token.")
+    if not cols[2].button(f"Generate {int(count)} tokens", type="primary", key=f"{key}_generate",
+                          icon=":material/auto_awesome:"):
+        return
+    started = time.perf_counter()
+    try:
+        with st.spinner("Generating..."):
+            out = generate(model, torch.tensor([prompt.ids]), int(count), temperature=strategy.temperature,
+                           top_k=strategy.top_k, top_p=strategy.top_p, use_cache=use_cache, seed=seed(key))
+    except ValueError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    seconds = time.perf_counter() - started
+    new = out[0, len(prompt.ids):].tolist()
+    st.code(prompt.text + decode(new), language=None, wrap_lines=True)
+    st.caption(f"{len(new)} new tokens in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
+               f"{'with' if use_cache else 'without'} the KV cache).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Compact version for journal entries
+
+
+def compact(key: str) -> None:
+    """Prompt, strict or creative, generate: with the newest model on this machine."""
+    source = model_sources()[0]
+    if source.needs_download:
+        source = next(s for s in model_sources() if s.kind == "random")
+    try:
+        model = cached_model(source)
+    except (CheckpointError, WeightsError, ValueError) as err:
+        st.warning(f"Could not load {source.label}: {err}", icon=":material/error:")
+        return
+    st.caption(f"Model: {source.label}.")
+    prompt = prompt_section(key, model, compact=True)
+    name = st.radio("Settings", tuple(PRESET_LABELS), format_func=PRESET_LABELS.get, horizontal=True,
+                    key=f"{key}_style")
+    if prompt is not None:
+        generate_section(key, model, prompt, sv.PRESETS[name], compact=True)

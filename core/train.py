@@ -486,7 +486,8 @@ def format_event(event: Event) -> str:
     if isinstance(event, SampleEvent):
         return f"Ep {event.epoch} sample: " + event.text.replace("\n", " ")
     where = f"; checkpoint saved in {event.checkpoint}" if event.checkpoint else ""
-    return f"{event.reason} after {event.step} steps, {event.tokens_seen:,} tokens, {event.elapsed:.1f} s{where}"
+    steps = f"{event.step} step" + ("" if event.step == 1 else "s")
+    return f"{event.reason} after {steps}, {event.tokens_seen:,} tokens, {event.elapsed:.1f} s{where}"
 
 
 def build_parser() -> argparse.ArgumentParser:

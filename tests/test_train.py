@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 import threading
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import core.config
+import core.train
 from core.checkpoint import list_runs, load_model, read_checkpoint
 from core.data import TextTooShortError, create_dataloader
 from core.model import GPTModel
@@ -288,3 +291,23 @@ def test_command_line_reports_bad_input_without_a_traceback(tmp_path, capsys):
     corpus.write_text("fine text " * 100)
     assert main(["--corpus", str(corpus), "--epochs", "0"]) == 2
     assert "epochs must be at least 1" in capsys.readouterr().err
+
+
+def test_ctrl_c_on_the_command_line_stops_after_the_step_and_saves(verdict_text, gpt2_encoding, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(core.config.PRESETS, "test-small", SMALL)
+    real_run = core.train.pretrain_run
+
+    def interrupted_after_first_step(*args, **kwargs):
+        for event in real_run(*args, **kwargs):
+            if isinstance(event, StepEvent) and event.step == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield event
+
+    monkeypatch.setattr(core.train, "pretrain_run", interrupted_after_first_step)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(verdict_text[:6000], encoding="utf-8")
+    handler_before = signal.getsignal(signal.SIGINT)
+    code = main(["--corpus", str(corpus), "--preset", "test-small", "--runs-dir", str(tmp_path / "runs")])
+    assert code == 0 and signal.getsignal(signal.SIGINT) is handler_before
+    assert "stopped after 1 step," in capsys.readouterr().out
+    assert [(r.status, r.progress["step"]) for r in list_runs(tmp_path / "runs")] == [("stopped", 1)]

@@ -131,7 +131,7 @@ def test_random_model_is_clearly_labelled(page):
     assert page.radio(key="att_model").value.startswith("Random weights")
     assert any("untrained" in w.value and "noise" in w.value for w in page.warning)
     page.slider(key="att_layer").set_value(4).run()
-    page.selectbox(key="att_model_head").set_value(3).run()
+    page.selectbox(key="att_model_head").set_value("head 4").run()
     assert not page.exception
     cells = chart(page, "layer 4, head 4")
     n = int(len(cells) ** 0.5)

@@ -192,8 +192,9 @@ def focus_section(key: str, inputs: av.AttentionInputs, heads: list[AttentionSte
     """One token's row of weights as bars, and the sum that makes its context vector."""
     steps = heads[s.head]
     tokens = numbered(inputs.labels)
-    query = st.selectbox("What does this token attend to?", range(len(tokens)), index=min(1, len(tokens) - 1),
-                         format_func=lambda i: tokens[i], key=f"{key}_query")
+    # The labels themselves are the options: a new text brings new options, never a stale label.
+    query = tokens.index(st.selectbox("What does this token attend to?", tokens, index=min(1, len(tokens) - 1),
+                                      key=f"{key}_query"))
     weights = steps.dropped_weights[query]
     show(token_bars(weights, tokens, f"attention of {tokens[query]}"))
     terms = " + ".join(f"{w:.2f}·v{j}" for j, w in enumerate(weights.tolist()) if w)
@@ -206,7 +207,7 @@ def token_bars(weights: torch.Tensor, tokens: list[str], title: str) -> alt.Char
         alt.Chart(frame, title=title)
         .mark_bar()
         .encode(
-            x=alt.X("weight:Q", scale=alt.Scale(domainMin=0)),
+            x=alt.X("weight:Q", axis=alt.Axis(format="%")),
             y=alt.Y("token:N", sort=tokens, title=None),
             tooltip=["token:N", alt.Tooltip("weight:Q", format=".3f")],
         )
@@ -284,9 +285,10 @@ def model_section(key: str) -> None:
     n_layers, n_heads = maps.shape[0], maps.shape[1]
     left, right = st.columns(2)
     layer = left.slider("Layer", 1, n_layers, 1, key=f"{key}_layer") - 1
-    head_options = [None, *range(n_heads)]
-    head = right.selectbox("Head", head_options, key=f"{key}_model_head",
-                           format_func=lambda h: "average of all heads" if h is None else f"head {h + 1}")
+    averaged = "average of all heads"
+    head_choice = right.selectbox("Head", [averaged, *(f"head {h + 1}" for h in range(n_heads))],
+                                  key=f"{key}_model_head")
+    head = None if head_choice == averaged else int(head_choice.split()[1]) - 1
     labels = numbered(tokens.labels)
     matrix = maps[layer].mean(dim=0) if head is None else maps[layer, head]
     many = len(labels) > 12
@@ -294,8 +296,8 @@ def model_section(key: str) -> None:
          else f"head {head + 1}"), row_title="query", col_title="key", cell_px=26 if many else 32,
          values=not many))
 
-    query = st.selectbox("What does this token attend to?", range(len(labels)), index=len(labels) - 1,
-                         format_func=lambda i: labels[i], key=f"{key}_model_query")
+    query = labels.index(st.selectbox("What does this token attend to?", labels, index=len(labels) - 1,
+                                      key=f"{key}_model_query"))
     weights = av.attended_by(maps, layer, head, query)[: query + 1]
     show(token_bars(weights, labels[: query + 1], f"attention of {labels[query]} in layer {layer + 1}"))
     st.caption("Only the token itself and the ones before it get weight: the causal mask hides the rest.")

@@ -95,7 +95,8 @@ def totals_section(name: str, cfg: dict[str, Any]) -> ParameterCount:
     return count
 
 
-def donut(rows: list[dict[str, Any]], size: int = 260) -> alt.Chart:
+def donut(rows: list[dict[str, Any]], size: int = 190) -> alt.Chart:
+    """Components as a ring; the legend sits beside it and the ring keeps its size ("pad")."""
     frame = pd.DataFrame(rows).assign(order=range(len(rows)))  # rows come in the book's order
     return (
         alt.Chart(frame)
@@ -103,11 +104,11 @@ def donut(rows: list[dict[str, Any]], size: int = 260) -> alt.Chart:
         .encode(
             theta=alt.Theta("parameters:Q", stack=True),
             color=alt.Color("component:N", scale=COLOURS, sort=list(pv.COMPONENT_LABELS.values()),
-                            legend=alt.Legend(title=None, orient="bottom", columns=2, labelLimit=0)),
+                            legend=alt.Legend(title=None, orient="right", labelLimit=0)),
             order=alt.Order("order:Q"),
             tooltip=["component:N", alt.Tooltip("parameters:Q", format=","), alt.Tooltip("share:Q", format=".2%")],
         )
-        .properties(width=size, height=size)
+        .properties(width=size, height=size, autosize=alt.AutoSizeParams(type="pad"))
     )
 
 
@@ -132,8 +133,8 @@ def components_section(count: ParameterCount, cfg: dict[str, Any]) -> None:
     )
     tied = cfg["tie_weights"]
     rows = pv.component_rows(count, tied)
-    left, right = st.columns([2, 3])
-    left.altair_chart(donut(rows), width="stretch")
+    left, right = st.columns([5, 6])
+    left.altair_chart(donut(rows), width="content")
     right.dataframe(component_table(count, tied), hide_index=True)
     if tied:
         right.caption("With weight tying the output head is the token embedding matrix, so it is not counted twice.")
@@ -236,9 +237,9 @@ def compact(key: str) -> None:
     preset = st.selectbox("Model size", names, key=f"{key}_preset")
     cfg = validate_config(PRESETS[preset])
     count = counted(frozen(cfg))
-    left, right = st.columns([1, 1])
-    left.altair_chart(donut(pv.component_rows(count, False), size=200), width="content")
+    left, right = st.columns([3, 2])
+    left.altair_chart(donut(pv.component_rows(count, False), size=170), width="content")
     right.metric("Parameters", f"{count.total:,}")
     right.caption(f"{count.total_tied:,} with weight tying · {count.mb_fp32:,.2f} MB in fp32")
     if preset == pv.DAY14_PRESET:
-        day14_note(right)
+        day14_note()

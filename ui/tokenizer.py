@@ -22,6 +22,7 @@ TRAINED = "BPE trained here"
 TOKENIZERS = (GPT2, SIMPLE_V1, SIMPLE_V2, TRAINED)
 CORPUS_NAMES = {"the-verdict": "The Verdict (the book's short story)", "journal": "this journal's entries"}
 
+COMPARISON_COLUMNS = ("tokenizer", "result", "tokens", "characters per token", "unknown words")
 MAX_CHIPS = 400  # beyond this the page gets slow to draw; the table below lists every token
 MAX_SHOWN_CHARS = 5_000
 CHIP_COLOURS = ("#fde2e4", "#e2ece9", "#dfe7fd", "#fff1c1", "#e8dff5", "#d8f3dc", "#fce1c8", "#cddafd")
@@ -80,7 +81,8 @@ def settings(key: str) -> Settings:
         "Treat `<|endoftext|>` as one special token",
         value=True,
         key=f"{key}_special",
-        help="Off: the same characters are ordinary text and split into several tokens.",
+        help="Off: the same characters are ordinary text and split into several tokens. Applies to GPT-2 "
+        "and the trained BPE; the simple tokenizers know it as one word of their vocabulary either way.",
     )
     left, right = st.columns(2)
     corpus = left.selectbox(
@@ -168,7 +170,7 @@ def show_round_trip(result: tv.Tokenized) -> None:
     elif result.unknown_words:
         st.info(
             f"Decoding does not give the text back: {len(result.unknown_words)} word(s) became "
-            f"`<|unk|>` ({', '.join(repr(w) for w in result.unknown_words[:8])}) and the simple "
+            f"`<|unk|>` ({', '.join(tv.visible(w) for w in result.unknown_words[:8])}) and the simple "
             "tokenizers drop the original spacing."
         )
     else:
@@ -225,7 +227,7 @@ def comparison_rows(text: str, s: Settings) -> list[dict[str, object]]:
     """The same text through every tokenizer that can run here."""
     rows = []
     for name in TOKENIZERS:
-        row: dict[str, object] = {"tokenizer": name}
+        row: dict[str, object] = dict.fromkeys(COMPARISON_COLUMNS, "-") | {"tokenizer": name}
         try:
             result = tokenize(text, Settings(name, s.allow_special, s.corpus, s.vocab_size))
         except UnknownWordError as err:
@@ -233,12 +235,13 @@ def comparison_rows(text: str, s: Settings) -> list[dict[str, object]]:
         except (TokenizerUnavailable, tv.CorpusUnavailable):
             row["result"] = "not available here"
         else:
-            row.update(
-                result="exact round trip" if result.round_trip_ok else "loses information",
-                tokens=result.n_tokens,
-                **{"characters per token": round(result.chars_per_token or 0.0, 2)},
-                **{"unknown words": len(result.unknown_words)},
-            )
+            per_token = result.chars_per_token
+            row.update({
+                "result": "exact round trip" if result.round_trip_ok else "loses information",
+                "tokens": f"{result.n_tokens:,}",
+                "characters per token": "-" if per_token is None else f"{per_token:.2f}",
+                "unknown words": f"{len(result.unknown_words):,}",
+            })
         rows.append(row)
     return rows
 

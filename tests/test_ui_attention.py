@@ -75,6 +75,15 @@ def test_toy_example_runs_every_step(page):
     assert any("context of 1: journey" in c.value for c in page.caption)
 
 
+def test_default_view_reproduces_the_books_trainable_attention(page):
+    # Section 3.4.1: seed 123, d_out 2; the weights and context vector of "journey"
+    weights = as_matrix(chart(page, "attention weights"), 6)[1]
+    assert torch.allclose(weights, torch.tensor([0.1500, 0.2264, 0.2199, 0.1311, 0.0906, 0.1820]), atol=1e-4)
+    context = chart(page, "context vectors")
+    journey = context[context["row"] == "1: journey"]["value"].tolist()
+    assert journey == pytest.approx([0.3061, 0.8210], abs=1e-4)
+
+
 def test_weights_shown_are_core_weights(page):
     page.toggle(key="att_trainable").set_value(False).run()
     page.toggle(key="att_causal").set_value(True).run()

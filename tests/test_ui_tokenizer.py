@@ -179,3 +179,24 @@ def test_compact_without_gpt2_falls_back_to_a_trained_bpe(no_gpt2_vocab, verdict
     at = AppTest.from_string(COMPACT, default_timeout=60).run()
     assert not at.exception
     assert any("BPE trained here" in c.value for c in at.caption)
+
+
+def test_missing_verdict_is_offered_as_a_download(gpt2_encoding, tmp_path, monkeypatch):
+    import core.corpus
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setenv("LLM_JOURNAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LLM_JOURNAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(core.corpus.urllib.request, "urlopen", offline)
+    at = run_page()
+    assert not at.exception
+    assert any("not on this machine yet" in w.value for w in at.warning)
+    at.button(key="tok_get_verdict").click().run()
+    assert not at.exception
+    assert any("Could not download" in e.value for e in at.error)
+    at.selectbox(key="tok_corpus").set_value("journal").run()
+    at.radio(key="tok_tokenizer").set_value("BPE trained here").run()
+    assert not at.exception and not at.error
+    assert any("exactly the text" in s.value for s in at.success)

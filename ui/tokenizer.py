@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import token_view as tv
 from core.bpe import BPETokenizer, train_bpe
+from core.corpus import JOURNAL, VERDICT, verdict_available, verdict_text
 from core.data import TextTooShortError
 from core.embedding_view import embed_tokens
 from core.tokenizers import TokenizerUnavailable, UnknownWordError, gpt2_tokenizer
@@ -20,7 +21,7 @@ SIMPLE_V1 = "Simple tokenizer V1"
 SIMPLE_V2 = "Simple tokenizer V2"
 TRAINED = "BPE trained here"
 TOKENIZERS = (GPT2, SIMPLE_V1, SIMPLE_V2, TRAINED)
-CORPUS_NAMES = {"the-verdict": "The Verdict (the book's short story)", "journal": "this journal's entries"}
+CORPUS_NAMES = {VERDICT: "The Verdict (the book's short story)", JOURNAL: "this journal's entries"}
 
 COMPARISON_COLUMNS = ("tokenizer", "result", "tokens", "characters per token", "unknown words")
 MAX_CHIPS = 400  # beyond this the page gets slow to draw; the table below lists every token
@@ -91,11 +92,26 @@ def settings(key: str) -> Settings:
         format_func=CORPUS_NAMES.get,
         key=f"{key}_corpus",
     )
+    if corpus == VERDICT and not verdict_available():
+        offer_verdict_download(key)
     vocab_size = right.slider(
         "Vocabulary size of the trained BPE", 256, 4096, 1000, step=8, key=f"{key}_vocab",
         help="256 byte tokens plus one new token per merge.",
     )
     return Settings(tokenizer, allow_special, corpus, vocab_size)
+
+
+def offer_verdict_download(key: str) -> None:
+    """The Verdict is missing: say so, and fetch it (about 20 KB) only when asked."""
+    st.warning("The Verdict is not on this machine yet. Download it (about 20 KB), or train on the journal.")
+    if st.button("Download The Verdict", key=f"{key}_get_verdict"):
+        try:
+            with st.spinner("Downloading The Verdict..."):
+                verdict_text(download=True)
+        except tv.CorpusUnavailable as err:
+            st.error(str(err))
+        else:
+            st.rerun()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,7 +393,8 @@ def compact(key: str) -> None:
     """Text in, GPT-2 tokens out (or a BPE trained here when GPT-2's vocabulary is missing)."""
     text = text_input(key, "Byte pair encoding splits someunknownPlace into pieces it knows.", height=80)
     tokenizer = GPT2 if gpt2_problem() is None else TRAINED
-    result = try_tokenize(text, Settings(tokenizer, True, "the-verdict", 1000)) if text else None
+    corpus = VERDICT if verdict_available() else JOURNAL
+    result = try_tokenize(text, Settings(tokenizer, True, corpus, 1000)) if text else None
     if result is None:
         if not text:
             st.info("Type some text to see its tokens.")

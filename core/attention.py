@@ -102,24 +102,36 @@ class KVCache:
     """Keys and values of the tokens seen so far, one (k, v) pair per transformer block.
 
     Lets generation feed one new token at a time instead of the whole context (chapter 5).
+    Each block's keys and values live in tensors allocated for `capacity` positions and filled
+    in place, so a new token copies only its own keys and values, not the whole history as
+    `torch.cat` would; without a capacity (or past it) the tensors double in size when full.
     """
 
-    def __init__(self, n_layers: int):
+    def __init__(self, n_layers: int, capacity: int | None = None):
+        self.capacity = capacity
         self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layers
+        self.lengths = [0] * n_layers
 
     def __len__(self) -> int:
         """Number of cached positions."""
-        first = self.layers[0]
-        return 0 if first is None else first[0].shape[2]
+        return self.lengths[0]
 
     def update(self, layer: int, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append this step's keys/values for `layer` and return all of them."""
-        past = self.layers[layer]
-        if past is not None:
-            keys = torch.cat([past[0], keys], dim=2)
-            values = torch.cat([past[1], values], dim=2)
-        self.layers[layer] = (keys, values)
-        return keys, values
+        """Append this step's keys/values (batch, heads, tokens, head_dim) for `layer` and return all of them."""
+        start = self.lengths[layer]
+        end = start + keys.shape[2]
+        stored = self.layers[layer]
+        if stored is None or end > stored[0].shape[2]:
+            size = max(end, self.capacity or 0, 2 * start)
+            grown = tuple(t.new_empty(t.shape[0], t.shape[1], size, t.shape[3]) for t in (keys, values))
+            if stored is not None:
+                for new, old in zip(grown, stored):
+                    new[:, :, :start] = old[:, :, :start]
+            stored = self.layers[layer] = grown
+        stored[0][:, :, start:end] = keys
+        stored[1][:, :, start:end] = values
+        self.lengths[layer] = end
+        return stored[0][:, :, :end], stored[1][:, :, :end]
 
 
 class MultiHeadAttention(nn.Module):

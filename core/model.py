@@ -127,5 +127,5 @@ class GPTModel(nn.Module):
         return self.out_head(self.final_norm(x)), maps
 
     def new_cache(self) -> KVCache:
-        """An empty KV cache sized for this model."""
-        return KVCache(self.cfg["n_layers"])
+        """An empty KV cache with room for this model's whole context window."""
+        return KVCache(self.cfg["n_layers"], self.cfg["context_length"])

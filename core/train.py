@@ -36,6 +36,7 @@ from core.checkpoint import (
 )
 from core.config import get_preset, validate_config
 from core.data import TextTooShortError, create_dataloader, split_token_ids
+from core.fastpath import autocast_context, make_adamw
 from core.generate import generate_text, inference
 from core.model import GPTModel
 
@@ -134,6 +135,7 @@ class TrainSettings:
     min_lr: float | None = None  # cosine decay to min_lr after the warm-up when set (D.2)
     grad_clip: float | None = None  # clip the gradient norm to this (D.3)
     seed: int = 123
+    bf16: bool = True  # bf16 autocast where the CPU computes it natively (core.fastpath); False: all fp32
 
     def __post_init__(self) -> None:
         _check(_is_int(self.epochs) and self.epochs >= 1, f"epochs must be at least 1, got {self.epochs!r}: with 0 epochs nothing is trained")
@@ -151,6 +153,7 @@ class TrainSettings:
             f"grad_clip must be positive, got {self.grad_clip!r}",
         )
         _check(_is_int(self.seed), f"seed must be a whole number, got {self.seed!r}")
+        _check(isinstance(self.bf16, bool), f"bf16 must be true or false, got {self.bf16!r}")
 
 
 @dataclass(frozen=True)
@@ -266,13 +269,15 @@ def learning_rate(settings: TrainSettings, step: int, total_steps: int) -> float
 
 
 def make_optimizer(model: GPTModel, settings: TrainSettings) -> torch.optim.AdamW:
-    """AdamW with the settings' learning rate and weight decay (section 5.2)."""
-    return torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    """AdamW with the settings' learning rate and weight decay (section 5.2), fused where possible."""
+    return make_adamw(model.parameters(), settings.lr, settings.weight_decay)
 
 
-def evaluate(model: GPTModel, train_loader: DataLoader, val_loader: DataLoader, eval_iter: int) -> tuple[float, float]:
+def evaluate(
+    model: GPTModel, train_loader: DataLoader, val_loader: DataLoader, eval_iter: int, bf16: bool = False
+) -> tuple[float, float]:
     """Training and validation loss over `eval_iter` batches each, without dropout or gradients."""
-    with inference(model):
+    with inference(model), autocast_context(bf16):
         return calc_loss_loader(train_loader, model, eval_iter), calc_loss_loader(val_loader, model, eval_iter)
 
 
@@ -319,7 +324,8 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             optimizer.zero_grad()
-            loss = calc_loss_batch(inputs, targets, model)
+            with autocast_context(settings.bf16):
+                loss = calc_loss_batch(inputs, targets, model)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"the training loss became {loss.item()} at step {step + 1}: "
@@ -338,7 +344,7 @@ def train(
             )
             run_step = step - start.step
             if (run_step - 1) % settings.eval_freq == 0 or run_step == total_steps:
-                train_loss, val_loss = evaluate(model, train_loader, val_loader, settings.eval_iter)
+                train_loss, val_loss = evaluate(model, train_loader, val_loader, settings.eval_iter, settings.bf16)
                 yield EvalEvent(step, epoch, tokens_seen, train_loss, val_loss)
         if sample is not None and not stopped():
             yield SampleEvent(epoch, step, sample(model))

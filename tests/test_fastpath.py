@@ -1,0 +1,109 @@
+"""The CPU fast path's switches: bf16 autocast with its fp32 fallback, and fused AdamW."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core import fastpath
+from core.attention import KVCache
+from core.model import GPTModel
+
+SMALL = {"vocab_size": 100, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+
+
+@pytest.fixture
+def fresh_support_check():
+    fastpath.bf16_supported.cache_clear()
+    yield
+    fastpath.bf16_supported.cache_clear()
+
+
+def _logits(model: GPTModel, idx: torch.Tensor, bf16: bool) -> torch.Tensor:
+    with torch.no_grad(), fastpath.autocast_context(bf16):
+        return model(idx)
+
+
+def test_bf16_logits_stay_close_to_fp32():
+    if not fastpath.bf16_supported():
+        pytest.skip("this CPU has no native bf16: the fast path is plain fp32 here")
+    torch.manual_seed(0)
+    model = GPTModel(SMALL).eval()
+    idx = torch.randint(0, 100, (2, 12))
+    fast, exact = _logits(model, idx, True), _logits(model, idx, False)
+    assert fast.dtype == torch.bfloat16 and exact.dtype == torch.float32
+    torch.testing.assert_close(fast.float(), exact, atol=0.05, rtol=0.05)
+    assert torch.equal(fast.float().argmax(-1), exact.argmax(-1))
+
+
+def test_disabled_context_is_exact_fp32():
+    torch.manual_seed(0)
+    model = GPTModel(SMALL).eval()
+    idx = torch.randint(0, 100, (1, 9))
+    with torch.no_grad():
+        expected = model(idx)
+    assert torch.equal(_logits(model, idx, False), expected)
+
+
+def test_env_switch_and_missing_hardware_fall_back_to_fp32(monkeypatch, fresh_support_check):
+    monkeypatch.setenv(fastpath.BF16_ENV, "0")
+    assert not fastpath.bf16_supported()
+    with fastpath.autocast_context(True):
+        assert not torch.is_autocast_enabled("cpu")
+    fastpath.bf16_supported.cache_clear()
+    monkeypatch.delenv(fastpath.BF16_ENV)
+    monkeypatch.setattr(fastpath, "_cpu_has_native_bf16", lambda: False)
+    assert not fastpath.bf16_supported()
+    torch.manual_seed(0)
+    model = GPTModel(SMALL)
+    assert _logits(model, torch.zeros(1, 3, dtype=torch.long), True).dtype == torch.float32
+
+
+def test_autocast_failing_its_sanity_check_falls_back(monkeypatch, fresh_support_check):
+    monkeypatch.setattr(fastpath, "_cpu_has_native_bf16", lambda: True)
+    real_linear = F.linear
+    monkeypatch.setattr(F, "linear", lambda x, w, b=None: real_linear(x, w, b) * 2)  # a broken bf16 kernel
+    assert not fastpath.bf16_supported()
+
+
+def test_fused_adamw_takes_the_same_step_as_the_default():
+    torch.manual_seed(0)
+    models = [GPTModel(SMALL), GPTModel(SMALL)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [fastpath.make_adamw(models[0].parameters(), 1e-3, 0.1, fused=False),
+                  fastpath.make_adamw(models[1].parameters(), 1e-3, 0.1)]
+    assert bool(optimizers[1].defaults["fused"]) == fastpath.fused_adamw_supported()
+    idx = torch.randint(0, 100, (2, 8))
+    for _ in range(3):
+        for model, optimizer in zip(models, optimizers):
+            optimizer.zero_grad()
+            F.cross_entropy(model(idx).flatten(0, 1), idx.flatten()).backward()
+            optimizer.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("capacity", [None, 4, 32])
+def test_kv_cache_fills_in_place_and_grows_when_full(capacity):
+    cache = KVCache(2, capacity)
+    keys = torch.randn(2, 3, 11, 5)
+    values = torch.randn(2, 3, 11, 5)
+    start = 0
+    for size in (3, 1, 1, 6):
+        for layer in (0, 1):
+            k, v = cache.update(layer, keys[:, :, start : start + size], values[:, :, start : start + size] + layer)
+            torch.testing.assert_close(k, keys[:, :, : start + size], rtol=0, atol=0)
+            torch.testing.assert_close(v, values[:, :, : start + size] + layer, rtol=0, atol=0)
+        start += size
+        assert len(cache) == start
+
+
+def test_model_cache_is_allocated_once_for_the_whole_window():
+    model = GPTModel(SMALL).eval()
+    cache = model.new_cache()
+    with torch.no_grad():
+        model(torch.zeros(1, 4, dtype=torch.long), cache)
+        storage = cache.layers[0][0].data_ptr()
+        for _ in range(SMALL["context_length"] - 4):
+            model(torch.zeros(1, 1, dtype=torch.long), cache)
+    assert len(cache) == SMALL["context_length"]
+    assert cache.layers[0][0].data_ptr() == storage

@@ -142,7 +142,9 @@ def steps_section(inputs: av.AttentionInputs, heads: list[AttentionSteps], s: Se
         _step(
             "4 · Scaling",
             f"The scores are divided by √d_k = √{d_k} ≈ {math.sqrt(d_k):.2f}, which keeps softmax from "
-            "turning nearly one-hot as vectors get longer (the book's very first version skips this).",
+            "turning nearly one-hot as vectors get longer."
+            + ("" if s.trainable else " The book's simplified version (section 3.3) skips this step, so its "
+               "weights there come out a little sharper than the ones below."),
         )
         show(heatmap(steps.scaled_scores, tokens, tokens, "scores / √d_k", "purples",
                      row_title="query", col_title="key"))

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import token_view as tv
 from core.bpe import BPETokenizer, train_bpe
+from core.config import PRESETS
 from core.corpus import JOURNAL, VERDICT, verdict_available, verdict_text
 from core.data import TextTooShortError
 from core.embedding_view import embed_tokens
@@ -102,8 +103,9 @@ def settings(key: str) -> Settings:
 
 
 def offer_verdict_download(key: str) -> None:
-    """The Verdict is missing: say so, and fetch it (about 20 KB) only when asked."""
-    st.warning("The Verdict is not on this machine yet. Download it (about 20 KB), or train on the journal.")
+    """The Verdict is missing: say so, and fetch it only when asked."""
+    st.warning("The Verdict is not on this machine yet. Download it (a short text file from the book's "
+               "repository), or train on the journal.")
     if st.button("Download The Verdict", key=f"{key}_get_verdict"):
         try:
             with st.spinner("Downloading The Verdict..."):
@@ -370,7 +372,8 @@ def embedding_section(key: str, ids: list[int], labels: list[str], vocab_size: i
     st.markdown(
         f"Token table: **{steps.token_table_shape[0]:,} × {emb_dim}** · positional table: "
         f"**{n} × {emb_dim}** · for these {n} tokens, three matrices of **{n} × {emb_dim}** "
-        f"(a batch of 8 windows would be 8 × {n} × {emb_dim}; GPT-2 small uses 768 dimensions)."
+        f"(a batch of 8 windows would be 8 × {n} × {emb_dim}; GPT-2 small uses {PRESETS['gpt2-small']['emb_dim']} "
+        "dimensions)."
     )
     rows = numbered(labels)
     dims = [f"d{d}" for d in range(emb_dim)]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.checkpoint import Checkpoint
+from core.config import validate_config
 from core.params import count_parameters, flops_per_token
 
 REFERENCE_FLOPS = 110e9  # effective training FLOP/s measured on the 2-core development CPUs
@@ -82,6 +83,7 @@ def estimate_training(
     available_bytes: int | None = None,
 ) -> TrainingEstimate:
     """Time and memory for `epochs` of `steps_per_epoch` steps, evaluations and samples included."""
+    cfg = validate_config(cfg)
     measured = flops_per_s is not None
     speed = flops_per_s if measured else REFERENCE_FLOPS
     ctx = cfg["context_length"]

@@ -20,12 +20,12 @@ from core.config import PRESETS
 from core.corpus import JOURNAL, MAX_UPLOAD_MB, UPLOAD, VERDICT, journal_text, uploaded_text, verdict_available, verdict_text
 from core.data import TextTooShortError
 from core.estimate import available_memory, estimate_training, format_duration, measured_flops
-from core.jobs import JobBusyError
+from core.fastpath import bf16_supported
 from core.params import count_parameters
 from core.token_view import CorpusUnavailable
 from core.tokenizers import TokenizerUnavailable, encode
 from core.train import BOOK_PROMPT, CorpusError, TrainSettings, make_loaders, model_config, pretrain_run
-from ui.training_job import LiveJob, busy_message, shared_training
+from ui import training_job as tj
 
 CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)', UPLOAD: "Your own .txt file"}
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 2e-4, 4e-4, 1e-3, 2e-3, 5e-3)
@@ -176,13 +176,17 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
                                       help="Raise the learning rate linearly over the first steps (appendix D.1).")
         clip = cols[3].number_input("Clip gradient norm (0 = off)", 0.0, 100.0, 0.0, step=0.5, key=f"{key}_clip",
                                     help="Appendix D.3.")
+        native = bf16_supported()
+        bf16 = st.toggle("bfloat16 matrix products", value=native, disabled=not native, key=f"{key}_bf16",
+                         help="Faster on CPUs with native bf16 (weights and the loss stay float32)." if native
+                         else "This CPU has no native bf16, where it would be slower: training uses float32.")
         sample_prompt = st.text_input("Sample prompt (the model continues it after each epoch)", BOOK_PROMPT,
                                       max_chars=200, key=f"{key}_prompt")
 
     try:
         settings = TrainSettings(epochs=int(epochs), lr=float(lr), weight_decay=float(weight_decay),
                                  eval_freq=int(eval_freq), eval_iter=int(eval_iter), warmup_steps=int(warmup),
-                                 grad_clip=float(clip) or None, seed=int(seed))
+                                 grad_clip=float(clip) or None, seed=int(seed), bf16=bool(bf16))
         cfg = resume.config if resume else model_config(preset, context_length)
         train_loader, _ = make_loaders(corpus.token_ids, cfg["context_length"], int(batch_size), seed=int(seed))
     except (ValueError, TextTooShortError) as err:
@@ -231,12 +235,12 @@ def _show_estimate(estimate: Any) -> None:
 
 def start_section(key: str, plan: Plan | None) -> None:
     """The start button, or why a run cannot start now."""
-    live = shared_training().latest
+    live = tj.shared_training().latest
     if live is not None and live.job.running:
         if live.kind == "pretraining":
             st.caption("A run is in progress (below): a new one can start when it ends or is stopped.")
         else:
-            st.info(busy_message(live), icon=":material/hourglass_top:")
+            st.info(tj.busy_message(live), icon=":material/hourglass_top:")
         return
     if st.button("Start training", type="primary", disabled=plan is None, key=f"{key}_start_button",
                  icon=":material/play_arrow:"):
@@ -252,12 +256,7 @@ def _start(key: str, plan: Plan) -> None:
             sample_prompt=plan.sample_prompt or None,
         )
 
-    try:
-        live = shared_training().start("pretraining", plan.summary, work)
-    except JobBusyError as err:
-        st.info(str(err), icon=":material/hourglass_top:")
-        return
-    st.session_state[f"{key}_mine"] = id(live.job)
+    tj.start_job(key, "pretraining", plan.summary, work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,29 +265,22 @@ def _start(key: str, plan: Plan) -> None:
 
 def live_section(key: str, compact: bool = False) -> None:
     """The running (or last) pretraining run, redrawn every second while it trains."""
-    live = shared_training().latest
+    live = tj.shared_training().latest
     running = live is not None and live.kind == "pretraining" and live.job.running
     st.fragment(_live_view, run_every=REFRESH_S if running else None)(key, compact)
 
 
 def _live_view(key: str, compact: bool) -> None:
-    live = shared_training().latest
+    live = tj.shared_training().latest
     if live is None or live.kind != "pretraining":
         _saved_view(key, compact)
         return
     snapshot = live.job.snapshot()
     events = run_view.as_dicts(snapshot.events)
-    flag = f"{key}_seen_running"
-    if snapshot.running:
-        st.session_state[flag] = True
-    elif st.session_state.pop(flag, False):
-        st.rerun()  # the run just ended: redraw the whole page (start button, saved runs)
-
-    mine = st.session_state.get(f"{key}_mine") == id(live.job)
-    owner = "" if mine else " (started in another browser session)"
+    tj.rerun_when_done(key, snapshot.running)
     start = next((e for e in events if e["type"] == "start"), None)
     label = f"run {start['run_id']}" if start else "this run"
-    st.markdown(f"**{label.capitalize()}**{owner}: {live.summary}")
+    st.markdown(f"**{label.capitalize()}**{tj.owner_note(key, live)}: {live.summary}")
     _status(key, live, snapshot, events)
     if start is None:
         return
@@ -296,46 +288,25 @@ def _live_view(key: str, compact: bool) -> None:
     _charts(key, history, label, compact, exclude=start["run_id"])
 
 
-def _status(key: str, live: LiveJob, snapshot: Any, events: list[dict[str, Any]]) -> None:
+def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, Any]]) -> None:
     progress = run_view.run_progress(events)
-    stopping = st.session_state.get(f"{key}_stopping") == id(live.job)
     if snapshot.running:
-        if progress is None:
-            st.progress(0.0, text="Preparing: tokenizing the text and building the model...")
-        else:
-            st.progress(progress.fraction, text=_progress_text(progress, stopping))
+        tj.progress_bar(progress, tj.stopping(key, live))
+        if progress is not None:
             _metrics(progress)
-        st.button("Stop training", key=f"{key}_stop", icon=":material/stop:", disabled=stopping,
-                  on_click=_request_stop, args=(key, live))
+        tj.stop_button(key, live)
         return
     done = next((e for e in events if e["type"] == "done"), None)
     if snapshot.status == "failed" or done is None:
         st.error(f"The run failed: {snapshot.error}", icon=":material/error:")
         return
-    if progress is not None:
-        st.progress(progress.fraction, text=_progress_text(progress, False))
-        _metrics(progress)
+    tj.progress_bar(progress)
+    _metrics(progress)
     verb = "Finished" if done["reason"] == "finished" else "Stopped"
     st.success(f"{verb} after {done['step']:,} steps and {done['tokens_seen']:,} tokens "
                f"({format_duration(done['elapsed'])}). The checkpoint is saved: it is now the current model "
                "for the Sampling and Spam classifier pages, and you can resume it above.",
                icon=":material/check_circle:")
-
-
-def _request_stop(key: str, live: LiveJob) -> None:
-    live.job.stop()
-    st.session_state[f"{key}_stopping"] = id(live.job)
-
-
-def _progress_text(progress: run_view.RunProgress, stopping: bool) -> str:
-    parts = [f"step {progress.steps_done:,} of {progress.total_steps:,}", f"epoch {progress.epoch}"]
-    if progress.tokens_per_s:
-        parts.append(f"{progress.tokens_per_s:,.0f} tokens/s")
-    if stopping:
-        parts.append("stopping after this step...")
-    elif progress.seconds_left:
-        parts.append(f"about {format_duration(progress.seconds_left)} left")
-    return " · ".join(parts)
 
 
 def _metrics(progress: run_view.RunProgress) -> None:
@@ -481,7 +452,7 @@ def runs_section(key: str) -> None:
 
 def compact(key: str) -> None:
     """A quick run of the tiny model on the journal, with its live loss chart."""
-    live = shared_training().latest
+    live = tj.shared_training().latest
     plan = None
     if live is None or not live.job.running:
         epochs = st.slider("Epochs", 1, 20, 5, key=f"{key}_epochs",

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core.jobs import JobSlot, JobWork, TrainingJob
+from core.estimate import format_duration
+from core.jobs import JobBusyError, JobSlot, JobWork, TrainingJob
+from core.run_view import RunProgress
 
 KIND_TITLES = {"pretraining": "A pretraining run", "spam": "A spam-classifier fine-tuning run"}
 
@@ -59,3 +61,63 @@ def busy_message(live: LiveJob) -> str:
         f"{KIND_TITLES[live.kind]} is in progress on this server ({live.summary}). Only one training run "
         f"at a time fits the CPU: wait for it to finish, or stop it on {where}."
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pieces of a live view (drawn by a fragment that reruns every second while the job runs)
+
+
+def rerun_when_done(key: str, running: bool) -> None:
+    """Redraw the whole page once when a job this view saw running has ended (its buttons, saved runs)."""
+    flag = f"{key}_seen_running"
+    if running:
+        st.session_state[flag] = True
+    elif st.session_state.pop(flag, False):
+        st.rerun()
+
+
+def owner_note(key: str, live: LiveJob) -> str:
+    return "" if st.session_state.get(f"{key}_mine") == id(live.job) else " (started in another browser session)"
+
+
+def stopping(key: str, live: LiveJob) -> bool:
+    return st.session_state.get(f"{key}_stopping") == id(live.job)
+
+
+def _request_stop(key: str, live: LiveJob) -> None:
+    live.job.stop()
+    st.session_state[f"{key}_stopping"] = id(live.job)
+
+
+def stop_button(key: str, live: LiveJob) -> None:
+    """Stop the job after its current step; any session may stop it."""
+    st.button("Stop training", key=f"{key}_stop", icon=":material/stop:", disabled=stopping(key, live),
+              on_click=_request_stop, args=(key, live))
+
+
+def start_job(key: str, kind: str, summary: str, work: JobWork) -> LiveJob | None:
+    """Start `work` in the shared slot, or say why not; the session remembers the job as its own."""
+    try:
+        live = shared_training().start(kind, summary, work)
+    except JobBusyError as err:
+        st.info(str(err), icon=":material/hourglass_top:")
+        return None
+    st.session_state[f"{key}_mine"] = id(live.job)
+    return live
+
+
+def progress_bar(progress: RunProgress | None, stop_requested: bool = False) -> None:
+    """Steps done, epoch, speed and time left, or that the run is still being set up."""
+    if progress is None:
+        st.progress(0.0, text="Preparing: reading the data and building the model...")
+        return
+    parts = [f"step {progress.steps_done:,} of {progress.total_steps:,}", f"epoch {progress.epoch}"]
+    if progress.tokens_per_s:
+        parts.append(f"{progress.tokens_per_s:,.0f} tokens/s")
+    if stop_requested:
+        parts.append("stopping after this step...")
+    elif progress.steps_done >= progress.total_steps:
+        parts.append("last step done: measuring and saving...")
+    elif progress.seconds_left:
+        parts.append(f"about {format_duration(progress.seconds_left)} left")
+    st.progress(progress.fraction, text=" · ".join(parts))

@@ -59,11 +59,12 @@ def attention_steps(
     causal: bool = False,
     dropout: float = 0.0,
     seed: int = 123,
+    scale: bool = True,
 ) -> AttentionSteps:
     """Run scaled dot-product attention on `inputs` (T, d_in), keeping every step.
 
     Without projection matrices the inputs serve as queries, keys and values themselves
-    (the book's simplified attention of section 3.3).
+    (the book's simplified attention of section 3.3, which also skips the scaling: `scale=False`).
     """
     if inputs.dim() != 2 or inputs.shape[0] == 0:
         raise ValueError(f"inputs must be a non-empty (tokens, dims) matrix, got shape {tuple(inputs.shape)}")
@@ -79,7 +80,7 @@ def attention_steps(
 
     num_tokens = inputs.shape[0]
     scores = queries @ keys.T
-    scaled = scores / math.sqrt(keys.shape[-1])
+    scaled = scores / math.sqrt(keys.shape[-1]) if scale else scores
     mask = None
     masked = scaled
     if causal:

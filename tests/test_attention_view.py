@@ -74,3 +74,11 @@ def test_model_attention_refuses_bad_calls():
         av.model_attention(model, [1] * 5)
     with pytest.raises(ValueError):
         av.model_attention(model, [])
+
+
+def test_unscaled_simplified_attention_is_the_books_section_3_3():
+    steps = attention_steps(av.toy_inputs().inputs, scale=False)
+    assert torch.equal(steps.scaled_scores, steps.scores)
+    book = torch.tensor([0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581])
+    assert torch.allclose(steps.weights[1], book, atol=1e-4)
+    assert torch.allclose(steps.context[1], torch.tensor([0.4419, 0.6515, 0.5683]), atol=1e-4)

@@ -84,11 +84,21 @@ def test_default_view_reproduces_the_books_trainable_attention(page):
     assert journey == pytest.approx([0.3061, 0.8210], abs=1e-4)
 
 
+def test_simplified_view_reproduces_the_books_section_3_3(page):
+    page.toggle(key="att_trainable").set_value(False).run()
+    weights = as_matrix(chart(page, "attention weights"), 6)[1]
+    book = torch.tensor([0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581])
+    assert torch.allclose(weights, book, atol=1e-4)
+    context = chart(page, "context vectors")
+    assert context[context["row"] == "1: journey"]["value"].tolist() == pytest.approx([0.4419, 0.6515, 0.5683], abs=1e-4)
+    assert any(m.value.startswith("**4 · Scaling.** Skipped") for m in page.markdown)
+
+
 def test_weights_shown_are_core_weights(page):
     page.toggle(key="att_trainable").set_value(False).run()
     page.toggle(key="att_causal").set_value(True).run()
     assert not page.exception
-    expected = attention_steps(TOY_INPUTS, causal=True)
+    expected = attention_steps(TOY_INPUTS, causal=True, scale=False)
     journey = expected.weights[1]
     caption = next(c.value for c in page.caption if c.value.startswith("context of 1: journey"))
     assert caption == "context of 1: journey = " + " + ".join(
@@ -176,5 +186,7 @@ def test_compact_versions_are_independent():
     assert len(at.get("vega_lite_chart")) == 2
     at.toggle(key="day07_causal").set_value(True).run()
     assert not at.exception
+    journey = as_matrix(chart(at, "attention weights"), 6)[1]
+    assert journey[2:].sum() == 0 and journey[:2].sum() == pytest.approx(1.0)
     captions = [c.value for c in at.caption]
     assert "no token sees the ones after it" in captions[0] and "no token sees" not in captions[1]

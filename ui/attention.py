@@ -94,7 +94,7 @@ def settings(key: str) -> Settings:
 def run_attention(inputs: av.AttentionInputs, s: Settings) -> list[AttentionSteps]:
     """Every head's steps (one head without trainable weights)."""
     if not s.trainable:
-        return [attention_steps(inputs.inputs, causal=s.causal, dropout=s.dropout, seed=s.seed)]
+        return [attention_steps(inputs.inputs, causal=s.causal, dropout=s.dropout, seed=s.seed, scale=False)]
     return av.multi_head_steps(inputs.inputs, s.n_heads, s.head_dim, s.causal, s.dropout, s.seed)
 
 
@@ -139,15 +139,17 @@ def steps_section(inputs: av.AttentionInputs, heads: list[AttentionSteps], s: Se
         show(heatmap(steps.scores, tokens, tokens, "scores q · k", "purples", row_title="query", col_title="key"))
 
     if "Scaling" in shown:
-        _step(
-            "4 · Scaling",
-            f"The scores are divided by √d_k = √{d_k} ≈ {math.sqrt(d_k):.2f}, which keeps softmax from "
-            "turning nearly one-hot as vectors get longer."
-            + ("" if s.trainable else " The book's simplified version (section 3.3) skips this step, so its "
-               "weights there come out a little sharper than the ones below."),
-        )
-        show(heatmap(steps.scaled_scores, tokens, tokens, "scores / √d_k", "purples",
-                     row_title="query", col_title="key"))
+        if s.trainable:
+            _step(
+                "4 · Scaling",
+                f"The scores are divided by √d_k = √{d_k} ≈ {math.sqrt(d_k):.2f}, which keeps softmax from "
+                "turning nearly one-hot as vectors get longer.",
+            )
+            show(heatmap(steps.scaled_scores, tokens, tokens, "scores / √d_k", "purples",
+                         row_title="query", col_title="key"))
+        else:
+            _step("4 · Scaling", "Skipped, as in the book's simplified version (section 3.3): the raw scores go "
+                  "straight into softmax. With trainable weights they are first divided by √d_k.")
 
     if "Causal mask" in shown:
         if s.causal:
@@ -320,7 +322,7 @@ def compact(key: str) -> None:
     """The book's six tokens: attention weights, with and without the causal mask."""
     inputs = av.toy_inputs()
     causal = st.toggle("Causal mask", value=False, key=f"{key}_causal")
-    steps = attention_steps(inputs.inputs, causal=causal)
+    steps = attention_steps(inputs.inputs, causal=causal, scale=False)  # the book's section 3.3
     tokens = numbered(inputs.labels)
     show(heatmap(steps.weights, tokens, tokens, "attention weights", row_title="query", col_title="key"))
     st.caption(

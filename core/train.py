@@ -273,6 +273,18 @@ def make_optimizer(model: GPTModel, settings: TrainSettings) -> torch.optim.Adam
     return make_adamw(model.parameters(), settings.lr, settings.weight_decay)
 
 
+def warm_up() -> None:
+    """One throwaway training step on a 4x4 layer, so that what torch loads lazily on a first
+    optimizer and autocast (its compiler stack: about a second) is loaded before a user presses
+    Start. Call it once per process, e.g. when the training page first loads."""
+    layer = torch.nn.Linear(4, 4)
+    optimizer = make_adamw(layer.parameters(), 1e-3, 0.0)
+    with autocast_context(True):
+        loss = layer(torch.zeros(2, 4)).sum()
+    loss.backward()
+    optimizer.step()
+
+
 def evaluate(
     model: GPTModel, train_loader: DataLoader, val_loader: DataLoader, eval_iter: int, bf16: bool = False
 ) -> tuple[float, float]:

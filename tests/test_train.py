@@ -37,6 +37,7 @@ from core.train import (
     pretrain_run,
     read_corpus,
     train,
+    warm_up,
 )
 
 # GPT-2's vocabulary with a very small body: a training step takes milliseconds.
@@ -313,3 +314,28 @@ def test_ctrl_c_on_the_command_line_stops_after_the_step_and_saves(verdict_text,
     assert code == 0 and signal.getsignal(signal.SIGINT) is handler_before
     assert "stopped after 1 step," in capsys.readouterr().out
     assert [(r.status, r.progress["step"]) for r in list_runs(tmp_path / "runs")] == [("stopped", 1)]
+
+
+def test_after_warm_up_a_first_training_step_imports_nothing_more():
+    import subprocess
+    import sys
+
+    script = f"""
+import sys, torch
+from core.model import GPTModel
+from core.train import TrainSettings, calc_loss_batch, make_optimizer, warm_up
+from core.fastpath import autocast_context
+warm_up()
+before = set(sys.modules)
+model = GPTModel({SMALL!r})
+optimizer = make_optimizer(model, TrainSettings())
+with autocast_context(True):
+    loss = calc_loss_batch(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long), model)
+loss.backward()
+optimizer.step()
+print(sorted(m for m in set(sys.modules) - before if m.startswith("torch")))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=core.train.__file__.rsplit("/core/", 1)[0])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

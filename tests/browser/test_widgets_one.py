@@ -107,7 +107,7 @@ def test_compact_widgets_beside_the_journal(app):
     app.open("entries", heading="Journal entries")
     app.assert_no_exception()
     entries = main(app)
-    assert entries.get_by_text("Live: Parameters").first.is_visible()
-    assert entries.get_by_text("824,832").first.is_visible()
-    assert entries.locator("span.tok").count() > 0
+    entries.get_by_text("Live: Parameters").first.wait_for()  # auto-waits while the long page draws
+    entries.get_by_text("824,832").first.wait_for()
+    entries.locator("span.tok").first.wait_for()
     whole_page(app, "widgets-compact-entries")

@@ -5,6 +5,8 @@
   context does nothing, because emulated bf16 is slower than float32.
 - fused AdamW: one kernel updates each parameter, instead of a dozen full-size temporaries
   per parameter and step in the default implementation (the same update, to rounding).
+- `head_cross_entropy`: the output head and the cross-entropy loss in one pass that never
+  holds float32 scores for every token and all 50,257 vocabulary entries at once.
 
 `benchmarks/train_throughput.py` measures what each one gives.
 """
@@ -73,3 +75,76 @@ def make_adamw(
     on_cpu = all(p.device.type == "cpu" for p in params)
     use_fused = fused and on_cpu and fused_adamw_supported()
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True if use_fused else None)
+
+
+SCORE_BLOCK = 256  # tokens whose vocabulary scores one matrix product computes
+SCORE_ROWS = 8  # tokens turned into probabilities at once: 8 x 50,257 float32 fit a 2 MB L2 cache
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+
+
+def _loss_and_score_grads(
+    hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, score_grads: torch.Tensor | None
+) -> torch.Tensor:
+    """Mean -log p(target) of `hidden @ weight.T`; fills `score_grads` with its gradient when given.
+
+    The gradient of the mean cross-entropy with respect to the scores is
+    (softmax(scores) - one_hot(target)) / n, computed here right after the softmax.
+    """
+    n = hidden.shape[0]
+    total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    for block in range(0, n, SCORE_BLOCK):
+        scores = hidden[block : block + SCORE_BLOCK] @ weight.T
+        for row in range(0, scores.shape[0], SCORE_ROWS):
+            log_probs = torch.log_softmax(scores[row : row + SCORE_ROWS], dim=-1, dtype=torch.float32)
+            rows = slice(block + row, block + row + log_probs.shape[0])
+            total -= log_probs.gather(1, targets[rows, None]).sum()
+            if score_grads is not None:
+                score_grads[rows] = log_probs.exp_().mul_(1 / n)
+    if score_grads is not None:
+        score_grads[torch.arange(n, device=targets.device), targets] -= 1 / n
+    return total / n
+
+
+class _HeadCrossEntropy(torch.autograd.Function):
+    """Loss and gradients in the forward pass; the backward pass only has two products left."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, dtype):  # type: ignore[override]
+        h, w = hidden.to(dtype), weight.to(dtype)
+        score_grads = torch.empty(h.shape[0], w.shape[0], dtype=dtype, device=h.device)
+        loss = _loss_and_score_grads(h, w, targets, score_grads)
+        ctx.save_for_backward(score_grads, h, w)
+        ctx.dtypes = hidden.dtype, weight.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):  # type: ignore[override]
+        score_grads, h, w = ctx.saved_tensors
+        grad_hidden = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_hidden = (score_grads @ w).to(ctx.dtypes[0]) * grad_loss
+        if ctx.needs_input_grad[1]:
+            grad_weight = (score_grads.T @ h).to(ctx.dtypes[1]) * grad_loss
+        return grad_hidden, grad_weight, None, None
+
+
+def head_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """`F.cross_entropy(hidden @ weight.T, targets)`, without keeping the scores (section 5.1.2).
+
+    `hidden` is (tokens, emb_dim), `weight` the output head's (vocab_size, emb_dim), `targets`
+    (tokens,) token IDs. Under autocast the products run in its dtype, as they would in
+    `nn.Linear`; probabilities and the loss are float32 either way.
+    """
+    vocab = weight.shape[0]
+    if targets.numel() == 0:
+        raise ValueError("no targets: the batch has no tokens")
+    if int(targets.min()) < 0 or int(targets.max()) >= vocab:
+        raise ValueError(f"target token IDs must be in 0..{vocab - 1}")
+    dtype = _compute_dtype(hidden)
+    if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
+        return _HeadCrossEntropy.apply(hidden, weight, targets, dtype)
+    return _loss_and_score_grads(hidden.to(dtype), weight.to(dtype), targets, None)

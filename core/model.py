@@ -15,6 +15,7 @@ from torch import nn
 
 from core.attention import KVCache, MultiHeadAttention
 from core.config import validate_config
+from core.fastpath import head_cross_entropy
 
 
 class LayerNorm(nn.Module):
@@ -98,7 +99,15 @@ class GPTModel(nn.Module):
 
     def forward(self, in_idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Logits (batch, tokens, vocab_size) for token IDs (batch, tokens)."""
-        return self._run(in_idx, cache, need_weights=False)[0]
+        return self.out_head(self._run(in_idx, cache, need_weights=False)[0])
+
+    def loss(self, in_idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-token cross-entropy (section 5.1.2): `F.cross_entropy(self(in_idx).flatten(0, 1),
+        targets.flatten())`, computed without holding every token's 50,257 scores at once."""
+        if targets.shape != in_idx.shape:
+            raise ValueError(f"targets {tuple(targets.shape)} must have the inputs' shape {tuple(in_idx.shape)}")
+        hidden = self._run(in_idx, None, need_weights=False)[0]
+        return head_cross_entropy(hidden.flatten(0, 1), self.out_head.weight, targets.flatten())
 
     @torch.no_grad()
     def attention_maps(self, in_idx: torch.Tensor) -> torch.Tensor:
@@ -108,6 +117,7 @@ class GPTModel(nn.Module):
     def _run(
         self, in_idx: torch.Tensor, cache: KVCache | None, need_weights: bool
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Final-normalised hidden states (batch, tokens, emb_dim) and, if asked, every layer's attention."""
         if in_idx.dim() != 2 or in_idx.shape[1] == 0:
             raise ValueError(f"expected token IDs of shape (batch, tokens) with tokens >= 1, got {tuple(in_idx.shape)}")
         past = 0 if cache is None else len(cache)
@@ -124,7 +134,7 @@ class GPTModel(nn.Module):
             x, weights = block(x, cache, layer, need_weights)
             if need_weights:
                 maps.append(weights)
-        return self.out_head(self.final_norm(x)), maps
+        return self.final_norm(x), maps
 
     def new_cache(self) -> KVCache:
         """An empty KV cache with room for this model's whole context window."""

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, Union
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from core.checkpoint import (
@@ -83,8 +82,7 @@ def read_corpus(path: str | Path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
 def calc_loss_batch(input_batch: torch.Tensor, target_batch: torch.Tensor, model: GPTModel) -> torch.Tensor:
     """Mean cross-entropy of the model's next-token predictions for one batch."""
     device = next(model.parameters()).device
-    logits = model(input_batch.to(device))
-    return F.cross_entropy(logits.flatten(0, 1), target_batch.to(device).flatten())
+    return model.loss(input_batch.to(device), target_batch.to(device))
 
 
 def calc_loss_loader(loader: DataLoader, model: GPTModel, num_batches: int | None = None) -> float:

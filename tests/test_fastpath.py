@@ -107,3 +107,56 @@ def test_model_cache_is_allocated_once_for_the_whole_window():
             model(torch.zeros(1, 1, dtype=torch.long), cache)
     assert len(cache) == SMALL["context_length"]
     assert cache.layers[0][0].data_ptr() == storage
+
+
+def _head_case(tied: bool = False):
+    torch.manual_seed(0)
+    model = GPTModel({**SMALL, "tie_weights": tied})
+    idx = torch.randint(0, 100, (3, 10))
+    targets = torch.randint(0, 100, (3, 10))
+    return model, idx, targets
+
+
+def _loss_and_grads(model, loss_fn):
+    model.zero_grad()
+    loss = loss_fn()
+    (2 * loss).backward()  # a scaled loss checks that the incoming gradient is applied
+    return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_model_loss_equals_cross_entropy_of_the_logits(tied, monkeypatch):
+    monkeypatch.setattr(fastpath, "SCORE_BLOCK", 7)  # blocks and row groups that do not divide the 30 tokens
+    monkeypatch.setattr(fastpath, "SCORE_ROWS", 4)
+    model, idx, targets = _head_case(tied)
+    expected = _loss_and_grads(model, lambda: F.cross_entropy(model(idx).flatten(0, 1), targets.flatten()))
+    fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
+    torch.testing.assert_close(fused[0], expected[0])
+    for got, want in zip(fused[1], expected[1]):
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(model.loss(idx, targets), expected[0])
+
+
+def test_model_loss_under_bf16_matches_autocast_cross_entropy():
+    if not fastpath.bf16_supported():
+        pytest.skip("this CPU has no native bf16")
+    model, idx, targets = _head_case()
+    with fastpath.autocast_context():
+        expected = _loss_and_grads(model, lambda: F.cross_entropy(model(idx).flatten(0, 1), targets.flatten()))
+        fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
+    assert fused[0].dtype == torch.float32
+    torch.testing.assert_close(fused[0], expected[0], atol=1e-4, rtol=1e-4)
+    for got, want in zip(fused[1], expected[1]):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-2)
+
+
+def test_model_loss_rejects_bad_targets():
+    model, idx, targets = _head_case()
+    with pytest.raises(ValueError, match="must have the inputs' shape"):
+        model.loss(idx, targets[:, :5])
+    with pytest.raises(ValueError, match=r"0\.\.99"):
+        model.loss(idx, targets.clamp(max=0) + 100)
+    with pytest.raises(ValueError, match="no targets"):
+        fastpath.head_cross_entropy(torch.zeros(0, 32), model.out_head.weight, torch.zeros(0, dtype=torch.long))

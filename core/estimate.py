@@ -2,14 +2,14 @@
 
 Time: training costs about 3 forward passes per token (forward + backward), and a CPU delivers
 a fairly steady number of FLOP/s across model sizes (about 110 GFLOP/s on a 2-core laptop CPU,
-`../shared/perf-notes.md`). When an earlier run measured its own speed here, that figure wins.
+`../shared/perf-notes.md`), plus a fixed cost per step that dominates for small models. When an
+earlier run measured its own speed here, that figure wins.
 Memory: weights, gradients and AdamW's two moments (16 bytes per parameter) plus activations
 (Korthikanti et al., 2022, in fp32) and the logits over the 50,257-token vocabulary.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,9 @@ from core.config import validate_config
 from core.params import count_parameters, flops_per_token
 
 REFERENCE_FLOPS = 110e9  # effective training FLOP/s measured on the 2-core development CPUs
+# What a step costs beyond its FLOPs (Python, autograd, optimizer): a 7-GFLOP step of a small
+# model took about 0.35 s on the development CPUs, where 110 GFLOP/s alone predicts 0.06 s.
+STEP_OVERHEAD_S = 0.15
 TRAIN_PASSES = 3  # backward costs about twice the forward pass
 
 
@@ -40,15 +43,16 @@ class TrainingEstimate:
         return self.available_bytes is None or self.memory_bytes < 0.9 * self.available_bytes
 
 
-def measured_flops(checkpoint: Checkpoint | None) -> float | None:
-    """Effective training FLOP/s of a saved run: its median tokens/s times the work per token."""
+def measured_flops(checkpoint: Checkpoint | None, min_steps: int = 10) -> float | None:
+    """Effective training FLOP/s of a saved run: its final tokens/s (an average over the whole run,
+    evaluations aside) times the work per token; None for runs too short to trust."""
     if checkpoint is None:
         return None
-    speeds = [e["tokens_per_s"] for e in checkpoint.history if e.get("type") == "step" and e.get("tokens_per_s")]
-    if len(speeds) < 3:  # the first steps include warm-up; too few to trust
+    steps = [e for e in checkpoint.history if e.get("type") == "step" and e.get("tokens_per_s")]
+    if len(steps) < min_steps:  # the first steps include warm-up
         return None
     cfg = checkpoint.config
-    return statistics.median(speeds) * TRAIN_PASSES * flops_per_token(cfg, cfg["context_length"] // 2)["total"]
+    return steps[-1]["tokens_per_s"] * TRAIN_PASSES * flops_per_token(cfg, cfg["context_length"] // 2)["total"]
 
 
 def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
@@ -94,8 +98,9 @@ def estimate_training(
     eval_tokens = evaluations * 2 * eval_iter * batch_size * ctx  # training and validation batches
     sample_flops = epochs * sample_tokens * flops_per_token(cfg, ctx)["total"]
     work = TRAIN_PASSES * forward * train_tokens + forward * eval_tokens + sample_flops
+    seconds = work / speed if measured else work / speed + total_steps * STEP_OVERHEAD_S  # a measured speed includes it
     return TrainingEstimate(
-        steps_per_epoch, total_steps, train_tokens, work / speed, speed, measured,
+        steps_per_epoch, total_steps, train_tokens, seconds, speed, measured,
         training_memory(cfg, batch_size), available_bytes,
     )
 

@@ -58,6 +58,34 @@ def loss_rows(events: Events, run: str) -> list[dict[str, Any]]:
     return rows
 
 
+def batch_rows(events: Events, run: str) -> list[dict[str, Any]]:
+    """Every step's own batch loss: noisier than the evaluations, but new after every step."""
+    epochs = fractional_epochs(events)
+    return [
+        {"run": run, "step": e["step"], "epoch": round(epochs[e["step"]], 3), "tokens_seen": e["tokens_seen"],
+         "split": "training batch", "loss": e["train_loss"]}
+        for e in _of_type(events, "step")
+    ]
+
+
+def accuracy_rows(events: Events, run: str) -> list[dict[str, Any]]:
+    """One row per classifier evaluation and split: run, step, epoch, split and accuracy."""
+    epochs = fractional_epochs(events)
+    return [
+        {
+            "run": run,
+            "step": event["step"],
+            "epoch": round(epochs.get(event["step"], float(event["epoch"])), 3),
+            "tokens_seen": event["tokens_seen"],
+            "split": "training" if split == "train" else "validation",
+            "accuracy": event[f"{split}_accuracy"],
+        }
+        for event in _of_type(events, "eval")
+        if "val_accuracy" in event
+        for split in ("train", "val")
+    ]
+
+
 def epoch_ends(events: Events) -> list[dict[str, Any]]:
     """Where each completed epoch ended: its number, step and tokens seen."""
     last: dict[int, dict[str, Any]] = {}
@@ -124,13 +152,16 @@ def run_progress(events: Events) -> RunProgress | None:
 
 
 def as_dicts(events: Iterable[Any]) -> list[dict[str, Any]]:
-    """Training events (dataclasses or dicts) as dicts; anything else (a job's label) is left out."""
+    """Training events (dataclasses or dicts) as dicts; anything else (a final evaluation) is left out."""
+    from core.classifier import ClassifierEvalEvent, event_record
     from core.train import EVENT_TYPES, event_to_dict
 
     out = []
     for event in events:
         if isinstance(event, dict):
             out.append(event)
+        elif isinstance(event, ClassifierEvalEvent):
+            out.append(event_record(event))
         elif isinstance(event, tuple(EVENT_TYPES.values())):
             out.append(event_to_dict(event))
     return out

@@ -8,6 +8,7 @@ from core.checkpoint import Checkpoint
 from core.config import get_preset
 from core.estimate import (
     REFERENCE_FLOPS,
+    STEP_OVERHEAD_S,
     available_memory,
     estimate_training,
     format_duration,
@@ -34,18 +35,23 @@ def test_time_grows_with_epochs_and_evaluations():
 
 def test_a_measured_speed_wins_over_the_reference():
     assert not estimate_training(TINY, 10, 1, 2, 5, 5).measured
-    measured = estimate_training(TINY, 10, 1, 2, 5, 5, flops_per_s=REFERENCE_FLOPS / 2)
-    assert measured.measured
-    assert measured.seconds == pytest.approx(2 * estimate_training(TINY, 10, 1, 2, 5, 5).seconds)
+    slow = estimate_training(TINY, 10, 1, 2, 5, 5, flops_per_s=REFERENCE_FLOPS / 2)
+    slower = estimate_training(TINY, 10, 1, 2, 5, 5, flops_per_s=REFERENCE_FLOPS / 4)
+    assert slow.measured and slower.seconds == pytest.approx(2 * slow.seconds)
+
+
+def test_small_models_pay_a_fixed_cost_per_step():
+    small = {"vocab_size": 2, "context_length": 16, "emb_dim": 16, "n_heads": 2, "n_layers": 1}
+    assert estimate_training(small, 100, 1, 1, 100, 1).seconds == pytest.approx(100 * STEP_OVERHEAD_S, rel=0.05)
 
 
 def test_a_saved_run_gives_its_measured_speed(tmp_path):
-    steps = [{"type": "step", "tokens_per_s": speed} for speed in (900.0, 1000.0, 1100.0)]
+    steps = [{"type": "step", "tokens_per_s": 100.0 * n} for n in range(1, 13)]
     run = Checkpoint(tmp_path, {"config": TINY, "history": steps})
     assert measured_flops(run) > 0
-    faster = Checkpoint(tmp_path, {"config": TINY, "history": [{**s, "tokens_per_s": 2 * s["tokens_per_s"]} for s in steps]})
-    assert measured_flops(faster) == pytest.approx(2 * measured_flops(run))
-    assert measured_flops(Checkpoint(tmp_path, {"config": TINY, "history": steps[:2]})) is None
+    faster = Checkpoint(tmp_path, {"config": TINY, "history": steps[:-1] + [{"type": "step", "tokens_per_s": 2400.0}]})
+    assert measured_flops(faster) == pytest.approx(2 * measured_flops(run))  # the whole run's final average
+    assert measured_flops(Checkpoint(tmp_path, {"config": TINY, "history": steps[:5]})) is None  # warm-up only
     assert measured_flops(None) is None
 
 

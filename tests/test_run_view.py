@@ -91,3 +91,25 @@ def test_live_events_become_dicts_and_job_labels_are_left_out():
     out = run_view.as_dicts(live)
     assert [e["type"] for e in out] == ["start", "step", "eval", "sample"]
     assert out[2] == event_to_dict(live[2])
+
+
+def test_batch_rows_follow_every_step():
+    rows = run_view.batch_rows(events(5), "r")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0]["loss"] == 9.0 and rows[0]["split"] == "training batch"
+    assert rows[4]["epoch"] == pytest.approx(1.25)
+
+
+def test_accuracy_rows_come_from_classifier_evaluations_only():
+    classifier_eval = {"type": "eval", "step": 1, "epoch": 1, "tokens_seen": 50, "train_loss": 0.7,
+                       "val_loss": 0.69, "train_accuracy": 0.55, "val_accuracy": 0.5}
+    rows = run_view.accuracy_rows([START, step(1, 1, 0.1), classifier_eval], "r")
+    assert [(r["split"], r["accuracy"]) for r in rows] == [("training", 0.55), ("validation", 0.5)]
+    assert run_view.accuracy_rows(events(3), "r") == []  # pretraining evaluations have no accuracy
+
+
+def test_classifier_events_become_dicts():
+    from core.classifier import ClassifierEvalEvent
+
+    out = run_view.as_dicts([ClassifierEvalEvent(1, 1, 8, 0.7, 0.69, 0.5, 0.55)])
+    assert out[0]["type"] == "eval" and out[0]["val_accuracy"] == 0.55

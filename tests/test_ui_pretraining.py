@@ -6,42 +6,24 @@ every test writes runs into its own temporary folder and leaves no job behind.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import list_runs
 from core.jobs import JobBusyError
 from ui.training_job import shared_training
+from widget_helpers import PAGES, run_script, fresh_training_slot, progress_text, steps_done, wait_until
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "pretraining.py")
+PAGE = str(PAGES / "pretraining.py")
 KEY = "pretraining"
 COMPACT = 'from ui.pretraining import compact\ncompact("day15")\n'
 
 
 @pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch, gpt2_encoding):
-    """A fresh runs folder and caches; afterwards any job still running is stopped and awaited."""
-    import streamlit as st
-
+    """A fresh runs folder, caches and training slot for every test."""
     monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(tmp_path / "runs"))
-    st.cache_data.clear()
-    yield tmp_path / "runs"
-    live = shared_training().latest
-    if live is not None:
-        live.job.stop()
-        assert live.job.join(60), "the training thread did not stop"
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def open_page(source: str = PAGE) -> AppTest:
-    at = AppTest.from_file(source, default_timeout=120) if source == PAGE else AppTest.from_string(source, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    yield from fresh_training_slot()
 
 
 def quick_settings(at: AppTest, epochs: int = 200) -> AppTest:
@@ -55,30 +37,12 @@ def quick_settings(at: AppTest, epochs: int = 200) -> AppTest:
     return at.run()
 
 
-def wait_until(at: AppTest, condition, timeout: float = 120.0) -> AppTest:
-    """Rerun the page (as the live fragment would) until `condition(at)` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if condition(at):
-            return at
-        time.sleep(0.5)
-    raise AssertionError("the page never reached the expected state")
-
-
-def progress_text(at: AppTest) -> str:
-    bars = at.get("progress")
-    return bars[0].proto.text if bars else ""
-
-
-def steps_done(at: AppTest) -> int:
-    text = progress_text(at)
-    return int(text.split()[1].replace(",", "")) if text.startswith("step ") else 0
-
-
 def success_text(at: AppTest) -> str:
     return " ".join(s.value for s in at.success)
+
+
+def open_page(source: str = PAGE) -> AppTest:
+    return run_script(source)
 
 
 def test_page_offers_the_journal_by_default_with_an_estimate():

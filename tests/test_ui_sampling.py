@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import new_run_id, run_path, save_checkpoint
 from core.config import get_preset
 from core.model import GPTModel
+from widget_helpers import PAGES, run_script, texts
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sampling.py")
+PAGE = str(PAGES / "sampling.py")
 KEY = "sampling"
 COMPACT = 'from ui.sampling import compact\ncompact("day20")\n'
 
@@ -36,14 +37,7 @@ def checkpoint(isolated) -> Path:
 
 
 def open_page(source: str = PAGE) -> AppTest:
-    at = AppTest.from_file(source, default_timeout=120) if source == PAGE else AppTest.from_string(source, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(e.value for e in elements)
+    return run_script(source)
 
 
 def test_without_a_checkpoint_random_weights_are_offered_and_explained():

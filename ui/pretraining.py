@@ -32,6 +32,9 @@ LEARNING_RATES = (1e-5, 5e-5, 1e-4, 2e-4, 4e-4, 1e-3, 2e-3, 5e-3)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 REFRESH_S = 1.0
+LEGEND = alt.Legend(labelLimit=300)
+DASHES = alt.StrokeDash("split:N", title="Evaluated on", scale=alt.Scale(
+    domain=["training", "validation"], range=[[1, 0], [6, 3]]), legend=alt.Legend(symbolType="stroke"))
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
 
@@ -235,12 +238,7 @@ def _show_estimate(estimate: Any) -> None:
 
 def start_section(key: str, plan: Plan | None) -> None:
     """The start button, or why a run cannot start now."""
-    live = tj.shared_training().latest
-    if live is not None and live.job.running:
-        if live.kind == "pretraining":
-            st.caption("A run is in progress (below): a new one can start when it ends or is stopped.")
-        else:
-            st.info(tj.busy_message(live), icon=":material/hourglass_top:")
+    if not tj.free_to_start("pretraining"):
         return
     if st.button("Start training", type="primary", disabled=plan is None, key=f"{key}_start_button",
                  icon=":material/play_arrow:"):
@@ -256,7 +254,8 @@ def _start(key: str, plan: Plan) -> None:
             sample_prompt=plan.sample_prompt or None,
         )
 
-    tj.start_job(key, "pretraining", plan.summary, work)
+    if tj.start_job(key, "pretraining", plan.summary, work):
+        st.rerun()  # redraw the page in its training state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,11 +361,12 @@ def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, 
         st.caption("The first evaluation appears after the first step.")
         return
     data = pd.DataFrame(rows)
+    batches = pd.DataFrame(run_view.batch_rows(history, label))
     if compact:
-        st.altair_chart(loss_chart(data, ends, x, height=180), width="stretch")
+        st.altair_chart(loss_chart(data, ends, x, batches, height=180), width="stretch")
     else:
         left, right = st.columns([3, 2])
-        left.altair_chart(loss_chart(data, ends, x), width="stretch")
+        left.altair_chart(loss_chart(data, ends, x, batches), width="stretch")
         right.altair_chart(perplexity_chart(data, x), width="stretch")
         _samples(history)
 
@@ -376,23 +376,29 @@ def _x(x: str) -> alt.X:
                  axis=alt.Axis(format="~s" if x == "tokens_seen" else "~g"))
 
 
-def loss_chart(data: pd.DataFrame, ends: list[dict[str, Any]], x: str, height: int = 320) -> alt.LayerChart:
-    """Training and validation loss, one colour per run, dashed for validation; epoch ends as rules."""
+def loss_chart(data: pd.DataFrame, ends: list[dict[str, Any]], x: str, batches: pd.DataFrame | None = None,
+               height: int = 320) -> alt.LayerChart:
+    """Evaluated training and validation loss, one colour per run, dashed for validation; each step's
+    batch loss as a faint line; epoch ends as grey rules."""
+    colour = alt.Color("run:N", title="Run", legend=LEGEND)
     lines = alt.Chart(data).mark_line(point=True).encode(
         x=_x(x),
         y=alt.Y("loss:Q", title="Loss (cross-entropy)", scale=alt.Scale(zero=False)),
-        color=alt.Color("run:N", title="Run"),
-        strokeDash=alt.StrokeDash("split:N", title="Data", scale=alt.Scale(
-            domain=["training", "validation"], range=[[1, 0], [6, 3]])),
+        color=colour,
+        strokeDash=DASHES,
         tooltip=["run", "split", "step", "epoch", alt.Tooltip("tokens_seen", format=","),
                  alt.Tooltip("loss", format=".3f"), alt.Tooltip("perplexity", format=",.1f")],
     )
     layers = [lines]
+    if batches is not None and not batches.empty:
+        layers.append(alt.Chart(batches).mark_line(strokeWidth=1, opacity=0.3).encode(
+            x=_x(x), y="loss:Q", color=colour,
+            tooltip=[alt.Tooltip("split", title="loss of"), "step", alt.Tooltip("loss", format=".3f")]))
     if ends:
         rules = alt.Chart(pd.DataFrame(ends)).mark_rule(color="gray", strokeDash=[2, 3], opacity=0.6).encode(
             x=f"{x}:Q", tooltip=[alt.Tooltip("epoch", title="end of epoch"), alt.Tooltip("tokens_seen", format=",")])
         layers.append(rules)
-    return alt.layer(*layers).properties(height=height, title="Loss")
+    return alt.layer(*layers).properties(height=height, title="Loss (faint: each step's own batch)")
 
 
 def perplexity_chart(data: pd.DataFrame, x: str) -> alt.Chart:
@@ -401,7 +407,7 @@ def perplexity_chart(data: pd.DataFrame, x: str) -> alt.Chart:
     return alt.Chart(val).mark_line(point=True).encode(
         x=_x(x),
         y=alt.Y("perplexity:Q", title="Validation perplexity (log scale)", scale=alt.Scale(type="log")),
-        color=alt.Color("run:N", title="Run"),
+        color=alt.Color("run:N", legend=None),  # the same colours as the loss chart's legend
         tooltip=["run", "step", alt.Tooltip("perplexity", format=",.1f")],
     ).properties(height=320, title="Perplexity = exp(loss)")
 

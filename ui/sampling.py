@@ -202,16 +202,18 @@ def steps_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strate
     cols[1].button("Start over", key=f"{key}_reset", icon=":material/restart_alt:", disabled=not picks,
                    on_click=_reset, args=(key,))
     top_n = cols[2].slider("Tokens in the charts", 5, 30, 12, key=f"{key}_top_n")
+    log = cols[2].toggle("Log scale (shows tiny probabilities)", key=f"{key}_log",
+                         help="An untrained model spreads its probability thinly: about 0.002% per token.")
     error = st.session_state.pop(f"{key}_step_error", None)
     if error:
         st.error(error, icon=":material/error:")
     if picks:
         last = picks[-1]
         st.markdown(f"Picked **{_token_label(last.id)}** (token {last.id}) with probability "
-                    f"**{last.probability:.1%}**; the raw model gave it {last.raw_probability:.1%}, its rank "
-                    f"{last.rank:,}.")
+                    f"**{percent(last.probability)}**; the raw model gave it {percent(last.raw_probability)}, "
+                    f"its rank {last.rank:,}.")
         _text_so_far(prompt, picks)
-    st.altair_chart(stage_chart(stages, top_n), width="stretch")
+    st.altair_chart(stage_chart(stages, top_n, log), width="content")
     kept = sv.kept_tokens(stages)
     st.caption(f"The next token is drawn from {kept:,} token{'s' * (kept != 1)} "
                f"({'greedy: the top one' if stages.greedy else 'the last chart'}). Bars show each stage's "
@@ -225,22 +227,30 @@ def steps_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strate
                                         for c in ("probability", "raw probability")})
 
 
+def percent(p: float) -> str:
+    """A probability as a percentage that stays readable when tiny: 12.5%, 0.002%."""
+    return f"{p:.1%}" if p >= 0.001 or p == 0 else f"{p * 100:.1g}%"
+
+
 def _text_so_far(prompt: Prompt, picks: list[sv.Pick]) -> None:
     added = decode([p.id for p in picks])
     st.code(prompt.text + added, language=None, wrap_lines=True)
 
 
-def stage_chart(stages: Stages, top_n: int) -> alt.FacetChart:
+def stage_chart(stages: Stages, top_n: int, log: bool = False) -> alt.FacetChart:
     """Four small bar charts side by side: raw, after top-k, after temperature, after top-p."""
     rows = sv.stage_rows(stages, _token_label, top_n)
     data = pd.DataFrame(rows)
     order = data.drop_duplicates("rank").sort_values("rank")["token"].tolist()
+    scale = alt.Scale(type="log", domain=[1e-6, 1], clamp=True) if log else alt.Scale(domain=[0, 1])
+    if log:  # a removed token (probability 0) has no bar on a log scale
+        data = data[data["probability"] > 0]
     return alt.Chart(data).mark_bar().encode(
-        x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("token:N", sort=order, title=None),
+        x=alt.X("probability:Q", title="probability", scale=scale, axis=alt.Axis(format="~%" if not log else "~e")),
+        y=alt.Y("token:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
         color=alt.condition(alt.datum.token == sv.OTHERS, alt.value("#bbbbbb"), alt.value("#4c78a8")),
         tooltip=["token", "id", alt.Tooltip("probability:Q", format=".2%")],
-    ).properties(width=210, height=max(120, 18 * (top_n + 1))).facet(
+    ).properties(width=160, height=24 * (top_n + 1)).facet(
         column=alt.Column("stage:N", title=None, sort=list(sv.STAGES)))
 
 

@@ -63,6 +63,18 @@ def busy_message(live: LiveJob) -> str:
     )
 
 
+def free_to_start(kind: str) -> bool:
+    """True when no training job runs; otherwise say which one does (below, or on another page)."""
+    live = shared_training().latest
+    if live is None or not live.job.running:
+        return True
+    if live.kind == kind:
+        st.caption("A run is in progress (below): a new one can start when it ends or is stopped.")
+    else:
+        st.info(busy_message(live), icon=":material/hourglass_top:")
+    return False
+
+
 # ---------------------------------------------------------------------------------------------
 # Pieces of a live view (drawn by a fragment that reruns every second while the job runs)
 

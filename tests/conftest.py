@@ -9,6 +9,9 @@ import pytest
 
 from core.paths import data_dir
 
+# Tests never reach the Hugging Face hub: fail downloads at once instead of after network retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 _TIKTOKEN_CACHE = data_dir() / "tiktoken-cache"
 if "TIKTOKEN_CACHE_DIR" not in os.environ and _TIKTOKEN_CACHE.is_dir():
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_TIKTOKEN_CACHE)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import list_runs
 from core.jobs import JobBusyError
 from ui.training_job import shared_training
-from widget_helpers import PAGES, run_script, fresh_training_slot, progress_text, steps_done, wait_until
+from widget_helpers import PAGES, fresh_training_slot, run_script, progress_text, steps_done, wait_until
 
 PAGE = str(PAGES / "pretraining.py")
 KEY = "pretraining"

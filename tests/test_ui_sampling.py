@@ -117,6 +117,19 @@ def test_generate_with_and_without_the_kv_cache_gives_the_same_greedy_text():
     assert with_cache.startswith("Every effort moves you")
 
 
+def test_the_generated_text_stays_until_the_prompt_changes():
+    at = open_page()
+    at.button(key=f"{KEY}_preset_strict").click().run()
+    at.number_input(key=f"{KEY}_count").set_value(5).run()
+    at.button(key=f"{KEY}_generate").click().run()
+    generated = at.code[-1].value
+    assert "temperature 0.5, top-k 5" in texts(at.caption)
+    at.toggle(key=f"{KEY}_log").set_value(True).run()  # an unrelated setting: the text stays
+    assert not at.exception and at.code[-1].value == generated
+    at.text_area(key=f"{KEY}_prompt").set_value("Something else").run()
+    assert all(c.value != generated for c in at.code)
+
+
 def test_empty_prompt_asks_for_text():
     at = open_page()
     at.text_area(key=f"{KEY}_prompt").set_value("   ").run()

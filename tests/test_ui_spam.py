@@ -10,14 +10,16 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
-
-from core.checkpoint import list_runs
+from core.checkpoint import list_runs, new_run_id, run_path, save_checkpoint
 from core.classifier import Recipe, finetune_run
+from core.config import get_preset
+from core.model import GPTModel
 from core.spam_data import read_messages
 from core.train import StepEvent, TrainSettings
-from widget_helpers import PAGES, run_script, fresh_training_slot, steps_done, texts, wait_until
+from widget_helpers import PAGES, fresh_training_slot, run_script, steps_done, texts, wait_until
 
 PAGE = str(PAGES / "spam.py")
 PRETRAINING_PAGE = str(PAGES / "pretraining.py")
@@ -110,6 +112,24 @@ def test_finetune_live_stop_then_results_and_no_conflicting_run(empty_runs):
     assert [m.label for m in at.metric] == ["Training accuracy", "Validation accuracy", "Test accuracy"]
     assert at.selectbox(key=f"{KEY}_classifier").value.run_id == saved[0].run_id
     assert list_runs(empty_runs) == []  # a classifier is never taken for a language model
+
+
+def test_finetune_from_the_pretrained_checkpoint(empty_runs):
+    torch.manual_seed(0)
+    model = GPTModel(get_preset("tiny", context_length=16, n_layers=2))
+    save_checkpoint(run_path(new_run_id(), empty_runs), model, status="finished", history=[],
+                    settings={"preset": "tiny"}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    at = open_page()
+    at.radio(key=f"{KEY}_base").set_value("checkpoint").run()
+    assert at.radio(key=f"{KEY}_blocks").value == 1  # the book's choice: only the last block trains
+    assert "at most about" in texts(at.caption)
+    at.button(key=f"{KEY}_start_button").click().run()
+    wait_until(at, lambda a: steps_done(a) >= 2)
+    at.button(key=f"{KEY}_stop").click().run()
+    wait_until(at, lambda a: "Stopped after" in texts(a.success), timeout=120)
+    saved = list_runs(empty_runs / "classifiers")
+    assert len(saved) == 1 and saved[0].settings["base"].startswith("Your model from the Pretraining page")
+    assert saved[0].config["context_length"] == 16  # messages cut to the base model's window
 
 
 def test_results_show_accuracy_confusion_and_misclassified_messages(with_classifier):

@@ -34,7 +34,7 @@ CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 REFRESH_S = 1.0
 LEGEND = alt.Legend(labelLimit=300)
 DASHES = alt.StrokeDash("split:N", title="Evaluated on", scale=alt.Scale(
-    domain=["training", "validation"], range=[[1, 0], [6, 3]]), legend=alt.Legend(symbolType="stroke"))
+    domain=["training", "validation"], range=[[1, 0], [6, 3]]), legend=alt.Legend(symbolType="stroke", symbolStrokeColor="gray", symbolStrokeWidth=2))
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
 

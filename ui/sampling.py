@@ -246,7 +246,8 @@ def stage_chart(stages: Stages, top_n: int, log: bool = False) -> alt.FacetChart
     if log:  # a removed token (probability 0) has no bar on a log scale
         data = data[data["probability"] > 0]
     return alt.Chart(data).mark_bar().encode(
-        x=alt.X("probability:Q", title="probability", scale=scale, axis=alt.Axis(format="~%" if not log else "~e")),
+        x=alt.X("probability:Q", title="probability", scale=scale,
+                axis=alt.Axis(format="~e", values=[1e-6, 1e-4, 1e-2, 1]) if log else alt.Axis(format="~%")),
         y=alt.Y("token:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
         color=alt.condition(alt.datum.token == sv.OTHERS, alt.value("#bbbbbb"), alt.value("#4c78a8")),
         tooltip=["token", "id", alt.Tooltip("probability:Q", format=".2%")],
@@ -264,22 +265,38 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
     count = cols[0].number_input("Tokens to generate", 1, 500, 30 if compact else 50, key=f"{key}_count")
     use_cache = cols[1].toggle("KV cache", value=True, key=f"{key}_cache",
                                help="Keep every past token's keys and values, so each step feeds one new token.")
-    if not cols[2].button(f"Generate {int(count)} tokens", type="primary", key=f"{key}_generate",
-                          icon=":material/auto_awesome:"):
-        return
-    started = time.perf_counter()
-    try:
-        with st.spinner("Generating..."):
-            out = generate(model, torch.tensor([prompt.ids]), int(count), temperature=strategy.temperature,
-                           top_k=strategy.top_k, top_p=strategy.top_p, use_cache=use_cache, seed=seed(key))
-    except ValueError as err:
-        st.error(str(err), icon=":material/error:")
-        return
-    seconds = time.perf_counter() - started
-    new = out[0, len(prompt.ids):].tolist()
-    st.code(prompt.text + decode(new), language=None, wrap_lines=True)
-    st.caption(f"{len(new)} new tokens in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
-               f"{'with' if use_cache else 'without'} the KV cache).")
+    shown = f"{key}_generated"  # the last result stays while the model and prompt stay the same
+    made_for = (id(model), tuple(prompt.ids))
+    if cols[2].button(f"Generate {int(count)} tokens", type="primary", key=f"{key}_generate",
+                      icon=":material/auto_awesome:"):
+        started = time.perf_counter()
+        try:
+            with st.spinner("Generating..."):
+                out = generate(model, torch.tensor([prompt.ids]), int(count), temperature=strategy.temperature,
+                               top_k=strategy.top_k, top_p=strategy.top_p, use_cache=use_cache, seed=seed(key))
+        except ValueError as err:
+            st.error(str(err), icon=":material/error:")
+            return
+        seconds = time.perf_counter() - started
+        new = out[0, len(prompt.ids):].tolist()
+        st.session_state[shown] = (made_for, prompt.text + decode(new), (
+            f"{len(new)} new tokens in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
+            f"{'with' if use_cache else 'without'} the KV cache), {_describe(strategy)}."))
+    result = st.session_state.get(shown)
+    if result is not None and result[0] == made_for:
+        st.code(result[1], language=None, wrap_lines=True)
+        st.caption(result[2])
+
+
+def _describe(strategy: sv.Strategy) -> str:
+    if strategy.greedy:
+        return "greedy"
+    parts = [f"temperature {strategy.temperature:g}"]
+    if strategy.top_k:
+        parts.append(f"top-k {strategy.top_k}")
+    if strategy.top_p:
+        parts.append(f"top-p {strategy.top_p:g}")
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,8 +33,10 @@ BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 REFRESH_S = 1.0
 LEGEND = alt.Legend(labelLimit=300)
-DASHES = alt.StrokeDash("split:N", title="Evaluated on", scale=alt.Scale(
-    domain=["training", "validation"], range=[[1, 0], [6, 3]]), legend=alt.Legend(symbolType="stroke", symbolStrokeColor="gray", symbolStrokeWidth=2))
+# Solid for training, dashed for validation; the chart titles say so (a dash legend beside a colour
+# legend draws no symbols in Streamlit's theme).
+DASHES = alt.StrokeDash("split:N", scale=alt.Scale(domain=["training", "validation"], range=[[1, 0], [6, 3]]),
+                        legend=None)
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
 
@@ -398,7 +400,8 @@ def loss_chart(data: pd.DataFrame, ends: list[dict[str, Any]], x: str, batches: 
         rules = alt.Chart(pd.DataFrame(ends)).mark_rule(color="gray", strokeDash=[2, 3], opacity=0.6).encode(
             x=f"{x}:Q", tooltip=[alt.Tooltip("epoch", title="end of epoch"), alt.Tooltip("tokens_seen", format=",")])
         layers.append(rules)
-    return alt.layer(*layers).properties(height=height, title="Loss (faint: each step's own batch)")
+    return alt.layer(*layers).properties(height=height, title=alt.Title(
+        "Loss", subtitle="solid: training · dashed: validation · faint: each step's own batch"))
 
 
 def perplexity_chart(data: pd.DataFrame, x: str) -> alt.Chart:

@@ -248,7 +248,8 @@ def accuracy_chart(data: pd.DataFrame) -> alt.Chart:
         tooltip=["split", "step", "epoch", alt.Tooltip("accuracy", format=".1%")],
     )
     chance = alt.Chart(pd.DataFrame({"accuracy": [0.5]})).mark_rule(color="gray", strokeDash=[2, 3]).encode(y="accuracy:Q")
-    return alt.layer(lines, chance).properties(height=260, title="Accuracy (chance: 50 %)")
+    return alt.layer(lines, chance).properties(height=260, title=alt.Title(
+        "Accuracy", subtitle="solid: training · dashed: validation · dotted: chance (50 %)"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -76,7 +76,6 @@ def test_missing_dataset_says_how_to_get_it(empty_runs, tmp_path, monkeypatch):
 
     monkeypatch.setenv("LLM_JOURNAL_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("LLM_JOURNAL_CACHE_DIR", str(tmp_path / "no-cache"))
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(Path(__file__).resolve().parents[2] / "shared/data/tiktoken-cache"))
 
     def offline():
         raise SpamDataError("could not download the SMS Spam Collection (no network)")

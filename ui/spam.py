@@ -33,7 +33,6 @@ from core.model_sources import ModelSource, load_source, model_sources
 from core.paths import cache_dir, data_dir, find_data_file
 from core.spam_data import DATA_FILE, LABELS, Message, SpamDataError, balanced_splits, download_messages, read_messages
 from core.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
-from core.weights import WeightsError
 from ui import training_job as tj
 from ui.pretraining import DASHES, loss_chart
 

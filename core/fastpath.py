@@ -78,7 +78,10 @@ def make_adamw(
 
 
 SCORE_BLOCK = 256  # tokens whose vocabulary scores one matrix product computes
-SCORE_ROWS = 8  # tokens turned into probabilities at once: 8 x 50,257 float32 fit a 2 MB L2 cache
+# Tokens turned into probabilities per operation: few enough to stay in cache, enough that a busy
+# machine's thread hand-offs (one per operation) do not dominate.
+SCORE_ROWS = 64
+TINY_PROBABILITY = 1e-30  # target probabilities below this are recomputed in float32 for the loss
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -89,24 +92,28 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
 def _loss_and_score_grads(
     hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, score_grads: torch.Tensor | None
 ) -> torch.Tensor:
-    """Mean -log p(target) of `hidden @ weight.T`; fills `score_grads` with its gradient when given.
-
-    The gradient of the mean cross-entropy with respect to the scores is
-    (softmax(scores) - one_hot(target)) / n, computed here right after the softmax.
-    """
-    n = hidden.shape[0]
-    total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    """Mean -log p(target) of `hidden @ weight.T`; fills `score_grads` with softmax(scores) - one_hot(target),
+    the gradient of the summed cross-entropy with respect to the scores, when given."""
+    n, vocab = hidden.shape[0], weight.shape[0]
+    scratch = None if score_grads is not None else hidden.new_empty(min(n, SCORE_ROWS), vocab)
+    target_probs = hidden.new_empty(n, 1)
     for block in range(0, n, SCORE_BLOCK):
         scores = hidden[block : block + SCORE_BLOCK] @ weight.T
         for row in range(0, scores.shape[0], SCORE_ROWS):
-            log_probs = torch.log_softmax(scores[row : row + SCORE_ROWS], dim=-1, dtype=torch.float32)
-            rows = slice(block + row, block + row + log_probs.shape[0])
-            total -= log_probs.gather(1, targets[rows, None]).sum()
-            if score_grads is not None:
-                score_grads[rows] = log_probs.exp_().mul_(1 / n)
+            group = scores[row : row + SCORE_ROWS]
+            rows = slice(block + row, block + row + group.shape[0])
+            probs = score_grads[rows] if scratch is None else scratch[: group.shape[0]]
+            torch.softmax(group, dim=-1, out=probs)  # float32 inside, stored in the products' dtype
+            torch.gather(probs, 1, targets[rows, None], out=target_probs[rows])
+    log_probs = torch.log(target_probs.float())
+    # Probabilities below this lose their precision (or vanish) in the stored dtype: redo those rows exactly.
+    rare = (target_probs < TINY_PROBABILITY).nonzero()[:, 0]
+    if rare.numel():
+        exact = torch.log_softmax(hidden[rare] @ weight.T, dim=-1, dtype=torch.float32)
+        log_probs[rare] = exact.gather(1, targets[rare, None])
     if score_grads is not None:
-        score_grads[torch.arange(n, device=targets.device), targets] -= 1 / n
-    return total / n
+        score_grads[torch.arange(n, device=targets.device), targets] -= 1
+    return -log_probs.mean()
 
 
 class _HeadCrossEntropy(torch.autograd.Function):
@@ -124,11 +131,12 @@ class _HeadCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss):  # type: ignore[override]
         score_grads, h, w = ctx.saved_tensors
+        scale = grad_loss / h.shape[0]  # the loss is a mean; applied to the small (tokens, emb_dim) side
         grad_hidden = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_hidden = (score_grads @ w).to(ctx.dtypes[0]) * grad_loss
+            grad_hidden = (score_grads @ w).to(ctx.dtypes[0]) * scale
         if ctx.needs_input_grad[1]:
-            grad_weight = (score_grads.T @ h).to(ctx.dtypes[1]) * grad_loss
+            grad_weight = (score_grads.T @ (h * scale.to(h.dtype))).to(ctx.dtypes[1])
         return grad_hidden, grad_weight, None, None
 
 

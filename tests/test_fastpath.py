@@ -130,7 +130,9 @@ def test_model_loss_equals_cross_entropy_of_the_logits(tied, monkeypatch):
     monkeypatch.setattr(fastpath, "SCORE_ROWS", 4)
     model, idx, targets = _head_case(tied)
     expected = _loss_and_grads(model, lambda: F.cross_entropy(model(idx).flatten(0, 1), targets.flatten()))
-    fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
+    with monkeypatch.context() as patch:  # ordinary targets never need the exact fallback for tiny probabilities
+        patch.setattr(torch, "log_softmax", None)
+        fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
     torch.testing.assert_close(fused[0], expected[0])
     for got, want in zip(fused[1], expected[1]):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
@@ -146,7 +148,8 @@ def test_model_loss_under_bf16_matches_autocast_cross_entropy():
         expected = _loss_and_grads(model, lambda: F.cross_entropy(model(idx).flatten(0, 1), targets.flatten()))
         fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
     assert fused[0].dtype == torch.float32
-    torch.testing.assert_close(fused[0], expected[0], atol=1e-4, rtol=1e-4)
+    # The loss reads the target's probability after bf16 rounding (at most 0.2% off): under 0.002 in the mean.
+    torch.testing.assert_close(fused[0], expected[0], atol=2e-3, rtol=0)
     for got, want in zip(fused[1], expected[1]):
         assert got.dtype == torch.float32
         torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-2)
@@ -160,3 +163,16 @@ def test_model_loss_rejects_bad_targets():
         model.loss(idx, targets.clamp(max=0) + 100)
     with pytest.raises(ValueError, match="no targets"):
         fastpath.head_cross_entropy(torch.zeros(0, 32), model.out_head.weight, torch.zeros(0, dtype=torch.long))
+
+
+def test_vanishing_target_probability_still_gives_the_exact_loss():
+    torch.manual_seed(0)
+    hidden = torch.randn(5, 8, requires_grad=True)
+    weight = torch.randn(50, 8)
+    weight[3] = -40 * hidden[2].detach()  # token 3 scores about -40 * |h|^2 for row 2: probability ~ e^-300
+    targets = torch.tensor([1, 2, 3, 4, 5])
+    expected = F.cross_entropy(hidden @ weight.T, targets)
+    assert torch.softmax(hidden[2] @ weight.T, -1)[3] == 0  # underflows in float32
+    loss = fastpath.head_cross_entropy(hidden, weight, targets)
+    assert torch.isfinite(loss) and loss > 50
+    torch.testing.assert_close(loss, expected)

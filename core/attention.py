@@ -175,11 +175,14 @@ class MultiHeadAttention(nn.Module):
         past = keys.shape[2] - t  # queries sit at positions past .. past + t - 1
 
         weights = None
-        if need_weights:
+        # With dropout, PyTorch's CPU kernel falls back to a slower general path than these few lines.
+        explicit = need_weights or (self.training and self.dropout.p > 0 and x.device.type == "cpu")
+        if explicit:
             scores = queries @ keys.transpose(2, 3) / math.sqrt(self.head_dim)
             future = torch.ones(t, keys.shape[2], dtype=torch.bool, device=x.device).triu(past + 1)
-            weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
-            context = self.dropout(weights) @ values
+            attention = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+            weights = attention if need_weights else None
+            context = self.dropout(attention) @ values
         else:
             dropout_p = self.dropout.p if self.training else 0.0
             if past == 0 or t == 1:

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from core import fastpath
-from core.attention import KVCache
+from core.attention import KVCache, MultiHeadAttention
 from core.model import GPTModel
 
 SMALL = {"vocab_size": 100, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
@@ -176,3 +176,20 @@ def test_vanishing_target_probability_still_gives_the_exact_loss():
     loss = fastpath.head_cross_entropy(hidden, weight, targets)
     assert torch.isfinite(loss) and loss > 50
     torch.testing.assert_close(loss, expected)
+
+
+def test_training_attention_with_dropout_stays_causal_and_drops():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 16, 32, 0.5, 4).train()
+    x = torch.randn(1, 9, 16)
+    changed = x.clone()
+    changed[:, -1] += 1  # only the last token differs
+    torch.manual_seed(1)
+    out, weights = mha(x)
+    torch.manual_seed(1)
+    out_changed, _ = mha(changed)
+    assert weights is None
+    torch.testing.assert_close(out[:, :-1], out_changed[:, :-1], rtol=0, atol=0)
+    assert not torch.allclose(out[:, -1], out_changed[:, -1])
+    torch.manual_seed(2)
+    assert not torch.equal(mha(x)[0], out)  # another seed, other dropout masks

@@ -1,0 +1,232 @@
+"""Training throughput: core's GPTModel and its CPU fast path vs the book's reference model.
+
+One training step = forward, cross-entropy, backward and an AdamW step (lr 4e-4, weight decay
+0.1, as in chapter 5), on random token batches of the same shape for every variant. The
+reference is `llms_from_scratch.ch04.GPTModel` (requirements-bench.txt) with the book's
+default AdamW. Each lever of the fast path runs on its own, then all together. Variants take
+turns, each round rebuilding every model from the same initial weights (so only one lives in
+memory), one warm-up step then `--steps` timed steps. Tokens/s are medians over the rounds;
+the speed-ups are medians of per-round ratios (book and variant timed minutes apart at most).
+Tokens per CPU-second (process time over all threads) are printed too: on a shared machine,
+where other processes take the cores away for a while, they are the steadier figure.
+
+`--loss-check` trains the tiny preset on a real text with `core.train.train`, once in float32
+and once on the fast path from the same weights, batches and dropout seed, and compares the
+curves with the gap between two float32 runs that differ only in their seed (the noise).
+
+    python benchmarks/train_throughput.py [--config tiny 124m] [--rounds 3] [--steps 2] [--threads N] [--compile]
+    python benchmarks/train_throughput.py --loss-check [--epochs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from common import add_threads_option, apply_threads, machine_line, median, table
+
+from core.config import get_preset
+from core.fastpath import autocast_context, bf16_supported, make_adamw
+from core.model import GPTModel
+
+CONFIGS = {
+    # name: (preset, context length, batch size)
+    "tiny": ("tiny", 128, 8),
+    "124m": ("gpt2-small", 256, 2),  # the book's chapter 5 setting
+}
+BOOK = "book's GPTModel, AdamW (reference)"
+FAST = "ours, fast path (all three levers: what core.train runs)"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How to build and step one contender."""
+
+    book_model: bool = False
+    bf16: bool = False
+    fused_adamw: bool = False
+    fused_loss: bool = False
+    onednn_bf16_matmul: bool = False
+    tie_weights: bool = False
+    compile: bool = False
+
+
+def variants(compile_too: bool) -> dict[str, Variant]:
+    out = {
+        BOOK: Variant(book_model=True),
+        "ours, fp32, AdamW (same recipe as the book)": Variant(),
+        "ours + fused AdamW only": Variant(fused_adamw=True),
+        "ours + bf16 autocast only": Variant(bf16=True),
+        "ours + fused head and loss only (model.loss)": Variant(fused_loss=True),
+        "ours + oneDNN bf16 fp32-matmul only (not used)": Variant(onednn_bf16_matmul=True),
+        FAST: Variant(bf16=True, fused_adamw=True, fused_loss=True),
+        "fast path + tied head (changes the model)": Variant(bf16=True, fused_adamw=True, fused_loss=True,
+                                                             tie_weights=True),
+    }
+    if compile_too:
+        out["fast path + torch.compile"] = Variant(bf16=True, fused_adamw=True, fused_loss=True, compile=True)
+    return out
+
+
+def build(variant: Variant, cfg: dict[str, Any], initial: dict[str, torch.Tensor]) -> torch.nn.Module:
+    if variant.book_model:
+        from llms_from_scratch.ch04 import GPTModel as BookGPT
+
+        model = BookGPT(cfg)
+        missing, unexpected = model.load_state_dict(initial, strict=False)
+        assert not unexpected and all(name.endswith("att.mask") for name in missing)
+    else:
+        model = GPTModel({**cfg, "tie_weights": variant.tie_weights})
+        model.load_state_dict(initial, strict=False)  # a tied head simply takes the embedding's values
+    return model.train()
+
+
+@contextlib.contextmanager
+def onednn_bf16_matmul(enabled: bool):
+    setting = torch.backends.mkldnn.matmul.fp32_precision
+    torch.backends.mkldnn.matmul.fp32_precision = "bf16" if enabled else "none"
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.matmul.fp32_precision = setting
+
+
+def step_function(variant: Variant, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> Callable[[], float]:
+    params = list(model.parameters())
+    if variant.book_model:
+        optimizer = torch.optim.AdamW(params, lr=4e-4, weight_decay=0.1)  # the book's line, section 5.2
+    else:
+        optimizer = make_adamw(params, 4e-4, 0.1, fused=variant.fused_adamw)
+    if variant.fused_loss:
+        loss_fn = model.loss
+    else:
+        def loss_fn(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten())
+    if variant.compile:
+        loss_fn = torch.compile(loss_fn)
+
+    def step() -> float:
+        optimizer.zero_grad()
+        with autocast_context(variant.bf16):
+            loss = loss_fn(inputs, targets)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def measure(config: str, rounds: int, steps: int, compile_too: bool) -> None:
+    preset, context, batch = CONFIGS[config]
+    cfg = get_preset(preset, context_length=context)
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randint(0, cfg["vocab_size"], (batch, context), generator=generator)
+    targets = torch.randint(0, cfg["vocab_size"], (batch, context), generator=generator)
+    torch.manual_seed(123)
+    initial = GPTModel(cfg).state_dict()
+    contenders = variants(compile_too)
+    # Per round and variant: the median over its timed steps (wall clock and process CPU time).
+    wall: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    first_step: dict[str, list[float]] = {name: [] for name in contenders}
+    losses: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, variant in contenders.items():
+            model = build(variant, cfg, initial)
+            step = step_function(variant, model, inputs, targets)
+            with onednn_bf16_matmul(variant.onednn_bf16_matmul):
+                torch.manual_seed(0)
+                start = time.perf_counter()
+                losses[name] = step()  # warm-up: optimizer state, allocator, compilation
+                first_step[name].append(time.perf_counter() - start)
+                step_wall, step_cpu = [], []
+                for _ in range(steps):
+                    start, cpu_start = time.perf_counter(), time.process_time()
+                    step()
+                    step_wall.append(time.perf_counter() - start)
+                    step_cpu.append(time.process_time() - cpu_start)
+            wall[name].append(median(step_wall))
+            cpu[name].append(median(step_cpu))
+            del model, step
+
+    def speedup(times: dict[str, list[float]], name: str) -> float:
+        """Median over rounds of the book's step time / this variant's, both from the same round."""
+        return median(book / mine for book, mine in zip(times[BOOK], times[name]))
+
+    print(f"\n{config}: preset {preset}, context {context}, batch {batch} "
+          f"({inputs.numel():,} tokens per step), {rounds} rounds x {steps} timed steps; {machine_line()}")
+    rows = [
+        (name, inputs.numel() / median(wall[name]), speedup(wall, name),
+         inputs.numel() / median(cpu[name]), speedup(cpu, name), median(first_step[name]), f"{losses[name]:.3f}")
+        for name in contenders
+    ]
+    print(table(("variant", "tokens/s", "x book", "tokens/CPU-s", "x book (CPU)", "first step s", "first loss"),
+                rows))
+
+
+def loss_check(epochs: int) -> None:
+    """Compare fast-path and float32 loss curves on a real text, against seed-to-seed noise."""
+    from core.corpus import journal_text
+    from core.paths import find_data_file
+    from core.tokenizers import encode
+    from core.train import EvalEvent, TrainSettings, make_loaders, train
+
+    verdict = find_data_file("corpus/the-verdict.txt")
+    name, text = ("The Verdict", verdict.read_text(encoding="utf-8")) if verdict else ("the journal", journal_text())
+    ids = encode(text, allow_special=True)
+    preset, context, batch = CONFIGS["tiny"]
+    cfg = get_preset(preset, context_length=context)
+
+    def curve(bf16: bool, seed: int) -> list[float]:
+        torch.manual_seed(123)
+        model = GPTModel(cfg)  # same initial weights in every run
+        loaders = make_loaders(ids, context, batch, seed=seed)
+        settings = TrainSettings(epochs=epochs, eval_freq=2, eval_iter=5, seed=seed, bf16=bf16)
+        return [e.val_loss for e in train(model, *loaders, settings) if isinstance(e, EvalEvent)]
+
+    fp32 = curve(False, 123)
+    fast = curve(True, 123)
+    other_seed = curve(False, 124)
+    gap_fast = max(abs(a - b) for a, b in zip(fp32, fast))
+    gap_seed = max(abs(a - b) for a, b in zip(fp32, other_seed))
+    print(f"\nloss check: tiny preset on {name} ({len(ids):,} tokens), batch {batch}, {epochs} epochs, "
+          f"bf16 {'on' if bf16_supported() else 'NOT supported here (the fast path ran in fp32)'}")
+    rows = [("fp32, seed 123 (reference)", fp32, 0.0), ("fast path, seed 123", fast, gap_fast),
+            ("fp32, seed 124 (noise)", other_seed, gap_seed)]
+    print(table(("run", "first val loss", "last val loss", "max |gap| to fp32 curve"),
+                [(run, f"{c[0]:.3f}", f"{c[-1]:.3f}", f"{gap:.3f}") for run, c, gap in rows]))
+    verdict_line = "within" if gap_fast <= gap_seed else "OUTSIDE"
+    print(f"fast path vs fp32: max gap {gap_fast:.3f}, {verdict_line} the seed-to-seed noise of {gap_seed:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", nargs="+", choices=tuple(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per variant and round")
+    add_threads_option(parser)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
+    parser.add_argument("--loss-check", action="store_true", help="compare loss curves instead of timing")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of the loss check")
+    args = parser.parse_args()
+    apply_threads(args.threads)
+    print(machine_line())
+    print(f"bf16 autocast supported here: {bf16_supported()}")
+    if args.loss_check:
+        loss_check(args.epochs)
+        return
+    from ceilings import measure as measure_ceilings, report
+
+    print(report(measure_ceilings(repeats=3)))
+    for config in args.config:
+        measure(config, args.rounds, args.steps, args.compile)
+
+
+if __name__ == "__main__":
+    main()

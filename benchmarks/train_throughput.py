@@ -7,12 +7,12 @@ default AdamW. Each lever of the fast path runs on its own, then all together. V
 turns, each round rebuilding every model from the same initial weights (so only one lives in
 memory), one warm-up step then `--steps` timed steps. Tokens/s are medians over the rounds;
 the speed-ups are medians of per-round ratios (book and variant timed minutes apart at most).
-Tokens per CPU-second (process time over all threads) are printed too: on a shared machine,
-where other processes take the cores away for a while, they are the steadier figure.
+Tokens per CPU-second (process time over all threads) are printed too. On a busy shared machine
+use `--threads 1`: two threads then wait on each other at every operation, one measures the work.
 
-`--loss-check` trains the tiny preset on a real text with `core.train.train`, once in float32
-and once on the fast path from the same weights, batches and dropout seed, and compares the
-curves with the gap between two float32 runs that differ only in their seed (the noise).
+`--loss-check` trains the tiny preset on a real text with `core.train.train` (same weights,
+batches and dropout seed): the book's model in float32 (the reference), ours in float32 and ours
+on the fast path, and compares the curves' gap with that between two seeds of the book's run.
 
     python benchmarks/train_throughput.py [--config tiny 124m] [--rounds 3] [--steps 2] [--threads N] [--compile]
     python benchmarks/train_throughput.py --loss-check [--epochs 8]
@@ -171,38 +171,54 @@ def measure(config: str, rounds: int, steps: int, compile_too: bool) -> None:
 
 
 def loss_check(epochs: int) -> None:
-    """Compare fast-path and float32 loss curves on a real text, against seed-to-seed noise."""
+    """Compare loss curves on a real text: the book's model in fp32 is the reference, two seeds the noise."""
+    from llms_from_scratch.ch04 import GPTModel as BookGPT
+
     from core.corpus import journal_text
     from core.paths import find_data_file
     from core.tokenizers import encode
     from core.train import EvalEvent, TrainSettings, make_loaders, train
+
+    class BookModel(BookGPT):
+        """The book's model with the loss `core.train` asks for, computed the book's way."""
+
+        def __init__(self, cfg: dict[str, Any]):
+            super().__init__(cfg)
+            self.cfg = cfg
+
+        def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(self(inputs).flatten(0, 1), targets.flatten())
 
     verdict = find_data_file("corpus/the-verdict.txt")
     name, text = ("The Verdict", verdict.read_text(encoding="utf-8")) if verdict else ("the journal", journal_text())
     ids = encode(text, allow_special=True)
     preset, context, batch = CONFIGS["tiny"]
     cfg = get_preset(preset, context_length=context)
+    torch.manual_seed(123)
+    initial = GPTModel(cfg).state_dict()  # every run starts from these weights
 
-    def curve(bf16: bool, seed: int) -> list[float]:
-        torch.manual_seed(123)
-        model = GPTModel(cfg)  # same initial weights in every run
+    def curve(variant: Variant, seed: int) -> list[float]:
+        model = BookModel(cfg) if variant.book_model else GPTModel(cfg)
+        model.load_state_dict(initial, strict=False)  # the book's model has its mask buffers already
         loaders = make_loaders(ids, context, batch, seed=seed)
-        settings = TrainSettings(epochs=epochs, eval_freq=2, eval_iter=5, seed=seed, bf16=bf16)
+        settings = TrainSettings(epochs=epochs, eval_freq=2, eval_iter=5, seed=seed, bf16=variant.bf16)
         return [e.val_loss for e in train(model, *loaders, settings) if isinstance(e, EvalEvent)]
 
-    fp32 = curve(False, 123)
-    fast = curve(True, 123)
-    other_seed = curve(False, 124)
-    gap_fast = max(abs(a - b) for a, b in zip(fp32, fast))
-    gap_seed = max(abs(a - b) for a, b in zip(fp32, other_seed))
+    reference = curve(Variant(book_model=True), 123)
+    runs = [
+        ("ours, fp32 (bf16=False), seed 123", curve(Variant(), 123)),
+        ("ours, fast path, seed 123", curve(Variant(bf16=True), 123)),
+        ("book's model, fp32, seed 124 (the noise)", curve(Variant(book_model=True), 124)),
+    ]
+    gaps = [max(abs(a - b) for a, b in zip(reference, values)) for _, values in runs]
     print(f"\nloss check: tiny preset on {name} ({len(ids):,} tokens), batch {batch}, {epochs} epochs, "
-          f"bf16 {'on' if bf16_supported() else 'NOT supported here (the fast path ran in fp32)'}")
-    rows = [("fp32, seed 123 (reference)", fp32, 0.0), ("fast path, seed 123", fast, gap_fast),
-            ("fp32, seed 124 (noise)", other_seed, gap_seed)]
-    print(table(("run", "first val loss", "last val loss", "max |gap| to fp32 curve"),
+          f"{len(reference)} evaluations; bf16 {'on' if bf16_supported() else 'NOT supported here (fp32 ran)'}")
+    rows = [("book's model, fp32, seed 123 (reference)", reference, 0.0)]
+    rows += [(run, values, gap) for (run, values), gap in zip(runs, gaps)]
+    print(table(("run (core.train loop, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),
                 [(run, f"{c[0]:.3f}", f"{c[-1]:.3f}", f"{gap:.3f}") for run, c, gap in rows]))
-    verdict_line = "within" if gap_fast <= gap_seed else "OUTSIDE"
-    print(f"fast path vs fp32: max gap {gap_fast:.3f}, {verdict_line} the seed-to-seed noise of {gap_seed:.3f}")
+    verdict = "within" if gaps[1] <= gaps[2] else "OUTSIDE"
+    print(f"fast path vs the book's fp32 curve: max gap {gaps[1]:.3f}, {verdict} the seed-to-seed noise of {gaps[2]:.3f}")
 
 
 def main() -> None:

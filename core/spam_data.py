@@ -262,5 +262,28 @@ def create_spam_loaders(
     )
 
 
+def random_crops(
+    inputs: torch.Tensor, prob: float, min_frac: float = 0.5, pad_id: int = PAD_TOKEN_ID,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Training-time augmentation: each right-padded row, with probability `prob`, becomes a random
+    stretch of at least `min_frac` of its real tokens, moved to the start and padded again.
+
+    A model trained from scratch on whole messages learns "short means ham" (ham is short, spam
+    long); stretches of messages teach it to find the spam signs wherever they are.
+    """
+    if not (0.0 <= prob <= 1.0 and 0.0 < min_frac <= 1.0):
+        raise ValueError(f"need 0 <= prob <= 1 and 0 < min_frac <= 1, got {prob} and {min_frac}")
+    rows, width = inputs.shape
+    lengths = (inputs != pad_id).sum(dim=1)
+    crop = torch.rand(rows, generator=generator) < prob
+    fracs = min_frac + (1.0 - min_frac) * torch.rand(rows, generator=generator)
+    keep = torch.where(crop, (lengths * fracs).ceil().long(), lengths)  # 1..length, as 0 < frac < 1
+    starts = ((lengths - keep + 1) * torch.rand(rows, generator=generator)).long()
+    positions = torch.arange(width)
+    taken = inputs.gather(1, (starts[:, None] + positions).clamp(max=width - 1))
+    return taken.masked_fill(positions >= keep[:, None], pad_id)
+
+
 def _preview(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")

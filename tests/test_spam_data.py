@@ -21,6 +21,7 @@ from core.spam_data import (
     download_messages,
     load_messages,
     parse_messages,
+    random_crops,
     read_messages,
     split_messages,
 )
@@ -224,3 +225,23 @@ def test_loaders_with_gpt2_tokens(messages, gpt2_encoding):
     ids = gpt2_encoding.encode(first.text)[:120]
     assert loaders.train.dataset.input_ids[0, : len(ids)].tolist() == ids
     assert LABELS == ("ham", "spam")
+
+
+def test_random_crops_keep_a_contiguous_stretch_at_the_start():
+    pad = PAD_TOKEN_ID
+    rows = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, pad, pad, pad, pad, pad], [12, pad, pad, pad, pad, pad, pad, pad]])
+    assert torch.equal(random_crops(rows, 0.0), rows)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        out = random_crops(rows, 1.0, min_frac=0.5, generator=generator)
+        for original, cropped in zip(rows.tolist(), out.tolist()):
+            real = [t for t in original if t != pad]
+            kept = [t for t in cropped if t != pad]
+            assert cropped[: len(kept)] == kept  # real tokens first, then padding
+            assert len(real) / 2 <= len(kept) <= len(real)
+            starts = [i for i in range(len(real)) if real[i : i + len(kept)] == kept]
+            assert starts  # a contiguous stretch of the message
+    again = random_crops(rows, 0.7, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(again, random_crops(rows, 0.7, generator=torch.Generator().manual_seed(3)))
+    with pytest.raises(ValueError, match="min_frac"):
+        random_crops(rows, 0.5, min_frac=0.0)

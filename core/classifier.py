@@ -2,21 +2,25 @@
 
 `GPTClassifier` swaps the model's vocabulary head for a `num_classes` head and reads one
 prediction per text from its per-token scores: the last real (non-padding) token's, as in the
-book, or their mean or maximum over the real tokens. `freeze_for_finetuning` leaves only the
-last N transformer blocks, the final LayerNorm and the head trainable. `train_classifier` is an
-event iterator like pretraining's; `evaluate_classifier` gives accuracy, the confusion matrix
-and the misclassified messages; `classify` labels one text; classifiers are saved with the
-same safe checkpoint format as pretraining runs, in their own folder.
+book, or their mean or maximum over the real tokens; a model trained from scratch can embed a
+compact vocabulary (`compact_id_map`). `freeze_for_finetuning` leaves only the last N transformer
+blocks, the final LayerNorm and the head trainable. `train_classifier` is an event iterator like
+pretraining's; `evaluate_classifier` gives accuracy, the confusion matrix and the misclassified
+messages; `classify` labels one text. Classifiers are saved in pretraining's safe checkpoint
+format, in their own folder. `finetune_run` does all of it with a `Recipe`: the book's for a
+pretrained model, or `SCRATCH_RECIPE`, which reaches 95 % on the balanced test set in well
+under a minute on two CPU cores (see the README's table of runs).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence, Union
+from typing import Any, Callable, Hashable, Iterator, Literal, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +45,7 @@ from core.fastpath import autocast_context, make_adamw
 from core.generate import inference
 from core.model import GPTModel
 from core.paths import runs_dir
-from core.spam_data import LABELS, PAD_TOKEN_ID, Message, SpamDataset, balanced_splits, create_spam_loaders
+from core.spam_data import LABELS, PAD_TOKEN_ID, Message, SpamDataset, balanced_splits, create_spam_loaders, random_crops
 from core.train import DoneEvent, StartEvent, StepEvent, TrainingDiverged, TrainSettings, learning_rate
 
 POOLINGS = ("last", "mean", "max")
@@ -61,20 +65,37 @@ class ClassifierInputError(ValueError):
 
 
 def compact_id_map(
-    token_rows: Sequence[Sequence[int]], min_count: int = 1, pad_id: int = PAD_TOKEN_ID, vocab_size: int = GPT2_VOCAB_SIZE
+    token_rows: Sequence[Sequence[int]],
+    min_count: int = 1,
+    pad_id: int = PAD_TOKEN_ID,
+    key: Callable[[int], Hashable] | None = None,
 ) -> torch.Tensor:
     """A table from GPT-2 IDs to a small vocabulary: the IDs seen at least `min_count` times in
     `token_rows` get 2, 3, ...; padding gets PAD_ID and every other ID UNKNOWN_ID.
 
+    With `key`, GPT-2 IDs with the same key share one compact ID, counted together: with
+    `folded_token`, " FREE", "FREE" and " free" are one word to the model.
+
     A model trained from scratch on 1,045 messages sees about 4,800 of GPT-2's 50,257 tokens;
     embedding only those makes it 10x smaller and faster, and unseen tokens share one vector.
     """
-    counts = Counter(i for row in token_rows for i in row if i != pad_id)
-    kept = sorted(i for i, n in counts.items() if n >= min_count)
-    id_map = torch.full((vocab_size,), UNKNOWN_ID, dtype=torch.long)
+    key = key or (lambda token: token)
+    counts = Counter(key(i) for row in token_rows for i in row if i != pad_id)
+    kept = {k: index for index, k in enumerate(sorted((k for k, n in counts.items() if n >= min_count)), start=2)}
+    id_map = torch.full((GPT2_VOCAB_SIZE,), UNKNOWN_ID, dtype=torch.long)
+    seen = sorted({i for row in token_rows for i in row if i != pad_id}) if key is None else range(GPT2_VOCAB_SIZE)
+    for token in seen:
+        id_map[token] = kept.get(key(token), UNKNOWN_ID)
     id_map[pad_id] = PAD_ID
-    id_map[torch.tensor(kept, dtype=torch.long)] = torch.arange(2, 2 + len(kept))
     return id_map
+
+
+def folded_token(token: int) -> bytes:
+    """A GPT-2 token's bytes without surrounding whitespace, ASCII letters in lower case (a `compact_id_map` key)."""
+    from core.tokenizers import gpt2_tokenizer
+
+    raw = gpt2_tokenizer().decode_single_token_bytes(token)
+    return raw.strip().lower() or raw
 
 
 def check_id_map(id_map: torch.Tensor, vocab_size: int) -> None:
@@ -211,10 +232,15 @@ def train_classifier(
     val_loader: DataLoader,
     settings: TrainSettings = BOOK_SETTINGS,
     stop: threading.Event | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[Event]:
-    """Fine-tune the trainable weights (under bf16 autocast where `settings.bf16` and the CPU allow), yielding a StepEvent per step, a ClassifierEvalEvent after the
-    first step and every `eval_freq` steps (and the last), and a final DoneEvent. Setting `stop`
-    ends the loop before the next step. Seeded like pretraining: same seed, same run."""
+    """Fine-tune the trainable weights, yielding a StepEvent per step, a ClassifierEvalEvent after
+    the first step and every `eval_freq` steps (and the last), and a final DoneEvent.
+
+    Setting `stop` ends the loop before the next step. `augment` rewrites each training batch's
+    token IDs (such as `random_crops`); evaluations see the data as it is. Products run under bf16
+    autocast where `settings.bf16` and the CPU allow. Seeded like pretraining: same seed, same run.
+    """
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0 or len(val_loader) == 0:
         raise ValueError("the training and validation loaders need at least one batch each")
@@ -242,7 +268,7 @@ def train_classifier(
                 group["lr"] = lr
             optimizer.zero_grad()
             with autocast_context(settings.bf16):
-                loss = F.cross_entropy(classifier(inputs).float(), labels)
+                loss = F.cross_entropy(classifier(inputs if augment is None else augment(inputs)).float(), labels)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the training loss became {loss.item()} at step {step + 1}: lower the learning rate")
             loss.backward()
@@ -428,19 +454,43 @@ class Recipe:
     max_length: int | None = None
     model: dict[str, Any] | None = None
     min_count: int = 1
+    crop_prob: float = 0.0
+    crop_min: float = 0.5
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.pooling not in POOLINGS:
+            problems.append(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            problems.append(f"batch_size must be at least 1, got {self.batch_size!r}")
+        if self.max_length is not None and not (isinstance(self.max_length, int) and self.max_length >= 1):
+            problems.append(f"max_length must be at least 1 or None, got {self.max_length!r}")
+        if not (isinstance(self.min_count, int) and self.min_count >= 0):
+            problems.append(f"min_count must be 0 or more, got {self.min_count!r}")
+        if not (0.0 <= self.crop_prob <= 1.0 and 0.0 < self.crop_min <= 1.0):
+            problems.append(f"need 0 <= crop_prob <= 1 and 0 < crop_min <= 1, got {self.crop_prob} and {self.crop_min}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 # The book's recipe for a pretrained model (section 6.7).
 BOOK_RECIPE = Recipe(BOOK_SETTINGS)
 
-# From random weights every layer must learn (see the README's spam-classifier figures for the runs behind it).
+# From random weights every layer must learn. A small model over a compact vocabulary (tokens seen
+# twice in training; rarer ones share the "unknown" vector), mean pooling, dropout 0.3 and random
+# stretches of half the messages: about 96 % test accuracy in under a minute on two CPU cores.
+# The README's table of runs shows what each choice adds.
 SCRATCH_RECIPE = Recipe(
-    TrainSettings(epochs=10, lr=1e-3, weight_decay=0.1, eval_freq=20, eval_iter=5, warmup_steps=30, min_lr=1e-5, grad_clip=1.0),
+    TrainSettings(
+        epochs=20, lr=1e-3, weight_decay=0.1, eval_freq=50, eval_iter=5, warmup_steps=65, min_lr=1e-5, grad_clip=1.0
+    ),
     trainable_blocks="all",
     pooling="mean",
     batch_size=16,
-    model={"emb_dim": 128, "n_heads": 4, "n_layers": 2, "drop_rate": 0.1, "qkv_bias": False},
+    model={"emb_dim": 128, "n_heads": 4, "n_layers": 2, "drop_rate": 0.3, "qkv_bias": False},
     min_count=2,
+    crop_prob=0.5,
+    crop_min=0.5,
 )
 
 
@@ -507,7 +557,10 @@ def finetune_run(
         len(loaders.train), settings.epochs * len(loaders.train), None,
     )
     history = []
-    for event in train_classifier(classifier, loaders.train, loaders.val, settings, stop):
+    augment = None
+    if recipe.crop_prob > 0:
+        augment = functools.partial(random_crops, prob=recipe.crop_prob, min_frac=recipe.crop_min, pad_id=classifier.pad_id)
+    for event in train_classifier(classifier, loaders.train, loaders.val, settings, stop, augment):
         history.append(event_record(event))
         if isinstance(event, DoneEvent):
             evaluation = EvaluationEvent(
@@ -521,6 +574,8 @@ def finetune_run(
                 "trainable_blocks": recipe.trainable_blocks,
                 "trainable_parameters": trainable,
                 "batch_size": recipe.batch_size,
+                "crop_prob": recipe.crop_prob,
+                "crop_min": recipe.crop_min,
                 "split_seed": split_seed,
                 "split_sizes": [len(splits.train), len(splits.val), len(splits.test)],
                 "accuracy": {name: getattr(evaluation, name).accuracy for name in ("train", "val", "test")},

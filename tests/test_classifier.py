@@ -188,6 +188,19 @@ def test_same_seed_same_run_and_stop_flag():
     assert isinstance(events[-1], DoneEvent) and events[-1].reason == "stopped" and events[-1].step == 2
 
 
+def test_augmentation_rewrites_training_batches_only():
+    loaders = toy_loaders()
+    clf = toy_classifier(loaders)
+    seen = []
+
+    def augment(inputs):
+        seen.append(inputs.shape)
+        return inputs
+
+    events = list(train_classifier(clf, loaders.train, loaders.val, FAST, augment=augment))
+    assert len(seen) == sum(isinstance(e, StepEvent) for e in events)
+
+
 def test_training_refuses_empty_loaders_and_all_frozen():
     loaders = toy_loaders()
     clf = toy_classifier(loaders)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from common import add_threads_option, apply_threads, machine_line, median, table
 
 from core.config import get_preset
-from core.fastpath import autocast_context, bf16_supported, make_adamw
+from core.fastpath import autocast_context, bf16_supported, heap_for_large_tensors, make_adamw
 from core.model import GPTModel
 
 CONFIGS = {
@@ -41,7 +41,7 @@ CONFIGS = {
     "124m": ("gpt2-small", 256, 2),  # the book's chapter 5 setting
 }
 BOOK = "book's GPTModel, AdamW (reference)"
-FAST = "ours, fast path (all three levers: what core.train runs)"
+FAST = "ours, fast path (all four levers: what core.train runs)"
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class Variant:
     bf16: bool = False
     fused_adamw: bool = False
     fused_loss: bool = False
+    heap: bool = False
     onednn_bf16_matmul: bool = False
     tie_weights: bool = False
     compile: bool = False
@@ -64,13 +65,15 @@ def variants(compile_too: bool) -> dict[str, Variant]:
         "ours + fused AdamW only": Variant(fused_adamw=True),
         "ours + bf16 autocast only": Variant(bf16=True),
         "ours + fused head and loss only (model.loss)": Variant(fused_loss=True),
+        "ours + large tensors on the heap only": Variant(heap=True),
         "ours + oneDNN bf16 fp32-matmul only (not used)": Variant(onednn_bf16_matmul=True),
-        FAST: Variant(bf16=True, fused_adamw=True, fused_loss=True),
-        "fast path + tied head (changes the model)": Variant(bf16=True, fused_adamw=True, fused_loss=True,
+        FAST: Variant(bf16=True, fused_adamw=True, fused_loss=True, heap=True),
+        "fast path + tied head (changes the model)": Variant(bf16=True, fused_adamw=True, fused_loss=True, heap=True,
                                                              tie_weights=True),
     }
     if compile_too:
-        out["fast path + torch.compile"] = Variant(bf16=True, fused_adamw=True, fused_loss=True, compile=True)
+        out["fast path + torch.compile"] = Variant(bf16=True, fused_adamw=True, fused_loss=True, heap=True,
+                                                   compile=True)
     return out
 
 
@@ -140,7 +143,8 @@ def measure(config: str, rounds: int, steps: int, compile_too: bool) -> None:
         for name, variant in contenders.items():
             model = build(variant, cfg, initial)
             step = step_function(variant, model, inputs, targets)
-            with onednn_bf16_matmul(variant.onednn_bf16_matmul):
+            heap = heap_for_large_tensors() if variant.heap else contextlib.nullcontext()
+            with onednn_bf16_matmul(variant.onednn_bf16_matmul), heap:
                 torch.manual_seed(0)
                 start = time.perf_counter()
                 losses[name] = step()  # warm-up: optimizer state, allocator, compilation

@@ -35,7 +35,7 @@ from core.checkpoint import (
 )
 from core.config import get_preset, validate_config
 from core.data import TextTooShortError, create_dataloader, split_token_ids
-from core.fastpath import autocast_context, make_adamw
+from core.fastpath import autocast_context, large_tensors_on_heap, make_adamw
 from core.generate import generate_text, inference
 from core.model import GPTModel
 
@@ -291,6 +291,7 @@ def evaluate(
         return calc_loss_loader(train_loader, model, eval_iter), calc_loss_loader(val_loader, model, eval_iter)
 
 
+@large_tensors_on_heap
 def train(
     model: GPTModel,
     train_loader: DataLoader,

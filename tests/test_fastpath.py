@@ -193,3 +193,47 @@ def test_training_attention_with_dropout_stays_causal_and_drops():
     assert not torch.allclose(out[:, -1], out_changed[:, -1])
     torch.manual_seed(2)
     assert not torch.equal(mha(x)[0], out)  # another seed, other dropout masks
+
+
+class _FakeLibc:
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, param, value):
+        self.calls.append(("mallopt", param, value))
+        return 1
+
+    def malloc_trim(self, pad):
+        self.calls.append(("malloc_trim", pad))
+        return 1
+
+
+def test_large_tensors_use_the_heap_only_while_training(monkeypatch):
+    libc = _FakeLibc()
+    monkeypatch.setattr(fastpath, "_glibc", lambda: libc)
+
+    @fastpath.large_tensors_on_heap
+    def loop(n):
+        for i in range(n):
+            with fastpath.heap_for_large_tensors():  # nested use changes nothing
+                yield i, list(libc.calls)
+
+    seen = list(loop(2))
+    raised = ("mallopt", fastpath.M_MMAP_THRESHOLD, fastpath.LARGE_BLOCKS_ON_HEAP)
+    assert [calls for _, calls in seen] == [[raised], [raised]]
+    assert libc.calls == [raised, ("mallopt", fastpath.M_MMAP_THRESHOLD, fastpath.DEFAULT_MMAP_THRESHOLD_MAX),
+                          ("malloc_trim", 0)]
+    libc.calls.clear()
+    events = loop(5)
+    next(events)
+    events.close()  # a stopped run restores the default too
+    assert libc.calls[-1] == ("malloc_trim", 0) and len(libc.calls) == 3
+
+
+def test_heap_setting_is_harmless_for_real_and_elsewhere(monkeypatch):
+    with fastpath.heap_for_large_tensors():
+        big = torch.ones(20_000_000)  # 80 MB
+        assert float(big.sum()) == 20_000_000
+    monkeypatch.setattr(fastpath, "_glibc", lambda: None)  # macOS, Windows, musl
+    with fastpath.heap_for_large_tensors():
+        assert torch.zeros(3).sum() == 0

@@ -14,7 +14,8 @@ use `--threads 1`: two threads then wait on each other at every operation, one m
 batches and dropout seed): the book's model in float32 (the reference), ours in float32 and ours
 on the fast path, and compares the curves' gap with that between two seeds of the book's run.
 
-    python benchmarks/train_throughput.py [--config tiny 124m] [--rounds 3] [--steps 2] [--threads N] [--compile]
+    python benchmarks/train_throughput.py [--config tiny 124m] [--rounds 3] [--steps 2] [--threads N]
+                                          [--quick] [--compile]
     python benchmarks/train_throughput.py --loss-check [--epochs 8]
 """
 
@@ -34,6 +35,7 @@ from common import add_threads_option, apply_threads, machine_line, median, tabl
 from core.config import get_preset
 from core.fastpath import autocast_context, bf16_supported, heap_for_large_tensors, make_adamw
 from core.model import GPTModel
+from core.params import flops_per_token as flops_per_token_forward
 
 CONFIGS = {
     # name: (preset, context length, batch size)
@@ -58,7 +60,7 @@ class Variant:
     compile: bool = False
 
 
-def variants(compile_too: bool) -> dict[str, Variant]:
+def variants(compile_too: bool, quick: bool = False) -> dict[str, Variant]:
     out = {
         BOOK: Variant(book_model=True),
         "ours, fp32, AdamW (same recipe as the book)": Variant(),
@@ -71,6 +73,8 @@ def variants(compile_too: bool) -> dict[str, Variant]:
         "fast path + tied head (changes the model)": Variant(bf16=True, fused_adamw=True, fused_loss=True, heap=True,
                                                              tie_weights=True),
     }
+    if quick:
+        return {name: out[name] for name in (BOOK, FAST)}
     if compile_too:
         out["fast path + torch.compile"] = Variant(bf16=True, fused_adamw=True, fused_loss=True, heap=True,
                                                    compile=True)
@@ -125,7 +129,7 @@ def step_function(variant: Variant, model: torch.nn.Module, inputs: torch.Tensor
     return step
 
 
-def measure(config: str, rounds: int, steps: int, compile_too: bool) -> None:
+def measure(config: str, rounds: int, steps: int, compile_too: bool, quick: bool) -> None:
     preset, context, batch = CONFIGS[config]
     cfg = get_preset(preset, context_length=context)
     generator = torch.Generator().manual_seed(0)
@@ -133,7 +137,7 @@ def measure(config: str, rounds: int, steps: int, compile_too: bool) -> None:
     targets = torch.randint(0, cfg["vocab_size"], (batch, context), generator=generator)
     torch.manual_seed(123)
     initial = GPTModel(cfg).state_dict()
-    contenders = variants(compile_too)
+    contenders = variants(compile_too, quick)
     # Per round and variant: the median over its timed steps (wall clock and process CPU time).
     wall: dict[str, list[float]] = {name: [] for name in contenders}
     cpu: dict[str, list[float]] = {name: [] for name in contenders}
@@ -165,13 +169,16 @@ def measure(config: str, rounds: int, steps: int, compile_too: bool) -> None:
 
     print(f"\n{config}: preset {preset}, context {context}, batch {batch} "
           f"({inputs.numel():,} tokens per step), {rounds} rounds x {steps} timed steps; {machine_line()}")
+    # Model FLOPs: a training step is about three forward passes (the backward pass costs two).
+    train_flops = 3 * flops_per_token_forward(cfg, context)["total"]
     rows = [
         (name, inputs.numel() / median(wall[name]), speedup(wall, name),
+         train_flops * inputs.numel() / median(wall[name]) / 1e9,
          inputs.numel() / median(cpu[name]), speedup(cpu, name), median(first_step[name]), f"{losses[name]:.3f}")
         for name in contenders
     ]
-    print(table(("variant", "tokens/s", "x book", "tokens/CPU-s", "x book (CPU)", "first step s", "first loss"),
-                rows))
+    print(table(("variant", "tokens/s", "x book", "model GFLOP/s", "tokens/CPU-s", "x book (CPU)", "first step s",
+                 "first loss"), rows))
 
 
 def loss_check(epochs: int) -> None:
@@ -231,6 +238,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per variant and round")
     add_threads_option(parser)
+    parser.add_argument("--quick", action="store_true", help="only the book and the fast path (less exposed to load changes)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
     parser.add_argument("--loss-check", action="store_true", help="compare loss curves instead of timing")
     parser.add_argument("--epochs", type=int, default=8, help="epochs of the loss check")
@@ -245,7 +253,7 @@ def main() -> None:
 
     print(report(measure_ceilings(repeats=3)))
     for config in args.config:
-        measure(config, args.rounds, args.steps, args.compile)
+        measure(config, args.rounds, args.steps, args.compile, args.quick)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import list_runs, new_run_id, run_path, save_checkpoint
-from core.classifier import Recipe, finetune_run
+from core.classifier import SCRATCH_RECIPE, Recipe, finetune_run
 from core.config import get_preset
 from core.model import GPTModel
 from core.spam_data import read_messages
@@ -67,7 +67,8 @@ def test_dataset_status_and_class_balance(empty_runs):
     assert "5,574 messages: 4,827 ham and 747 spam" in texts(at.caption)
     assert at.get("vega_lite_chart")
     assert at.radio(key=f"{KEY}_base").value == "scratch"
-    assert "650 steps" in texts(at.caption)  # the from-scratch recipe: 1,045 messages, batches of 16, 10 epochs
+    recipe = SCRATCH_RECIPE  # 1,045 training messages in batches of 16: 65 steps an epoch
+    assert f"{65 * recipe.settings.epochs:,} steps" in texts(at.caption)
     assert "No classifier yet" in texts(at.info)
 
 

@@ -322,12 +322,17 @@ def _load_weights(model: GPTModel, weights: Any, source: str) -> None:
             target.copy_(weights.get_tensor(name))
 
 
+def load_weights_into(module: torch.nn.Module, checkpoint: Checkpoint) -> None:
+    """Copy `checkpoint`'s saved weights into `module`, checking names, shapes and the file's hash."""
+    with _open_tensors(checkpoint.path / WEIGHTS_FILE, checkpoint.meta["weights"], "weights") as weights:
+        _load_weights(module, weights, str(checkpoint.path))
+
+
 def load_model(path: Path | str, device: torch.device | str = "cpu") -> tuple[GPTModel, Checkpoint]:
     """The model saved in run folder `path`, in evaluation mode, with its checkpoint."""
     checkpoint = read_checkpoint(path)
     model = empty_model(checkpoint.config, device)
-    with _open_tensors(checkpoint.path / WEIGHTS_FILE, checkpoint.meta["weights"], "weights") as weights:
-        _load_weights(model, weights, str(checkpoint.path))
+    load_weights_into(model, checkpoint)
     return model.eval(), checkpoint
 
 

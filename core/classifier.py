@@ -30,11 +30,9 @@ from torch.utils.data import DataLoader
 from core.checkpoint import (
     Checkpoint,
     CheckpointError,
-    _load_weights,
-    _open_tensors,
-    WEIGHTS_FILE,
     empty_model,
     list_runs,
+    load_weights_into,
     new_run_id,
     read_checkpoint,
     run_path,
@@ -407,8 +405,7 @@ def load_classifier(path: Path | str) -> tuple[GPTClassifier, Checkpoint]:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{checkpoint.path} has an invalid classifier description: {err}") from None
-    with _open_tensors(checkpoint.path / WEIGHTS_FILE, checkpoint.meta["weights"], "weights") as weights:
-        _load_weights(classifier, weights, str(checkpoint.path))
+    load_weights_into(classifier, checkpoint)
     if classifier.id_map is not None:
         try:
             check_id_map(classifier.id_map, classifier.cfg["vocab_size"])

@@ -181,6 +181,8 @@ def entry_filename(day: int) -> str:
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Line breaks that PyYAML writes unescaped but reads back as a space (plain newlines round-trip).
+_UNICODE_BREAK = re.compile("[\x85\u2028\u2029]")
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -402,6 +404,10 @@ def format_entry(
         raise JournalError(f"at most {MAX_TOPICS} topics of up to {MAX_TOPIC_CHARS} characters each")
     for name, text in [("title", title), ("text", body), *(("topic", t) for t in topics)]:
         _check_plain_text(name, text)
+    for name, text in [("title", title), *(("topic", t) for t in topics)]:
+        if _UNICODE_BREAK.search(text):
+            raise JournalError(f"the {name} contains a Unicode line separator (U+0085, U+2028 or U+2029) "
+                               "that would not read back; replace it with a space")
 
     front: dict[str, Any] = {"day": day, "weekday": weekday or weekday_of(day)}
     if title:

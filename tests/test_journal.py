@@ -234,6 +234,8 @@ def test_format_entry_keeps_yaml_lookalikes_as_plain_text():
         ({"body": "ok", "widgets": ["telepathy"]}, "unknown widget"),
         ({"body": "ok", "page": 0}, "page must be between"),
         ({"body": "ok", "hours": 30}, "hours must be between"),
+        ({"body": "ok", "title": "two\u2028lines"}, "title contains a Unicode line separator"),
+        ({"body": "ok", "topics": ["KV\x85cache"]}, "topic contains a Unicode line separator"),
     ],
 )
 def test_format_entry_rejects_bad_input(kwargs, message):
@@ -251,7 +253,8 @@ def test_format_entry_round_trips_any_printable_text(title, body, topics):
     try:
         text = j.format_entry(day=9, body=body, title=title, topics=topics)
     except j.JournalError as err:
-        assert "not valid Unicode" in str(err)  # lone surrogates are the only text refused
+        # Only lone surrogates, and Unicode line separators in front-matter fields, are refused.
+        assert "not valid Unicode" in str(err) or j._UNICODE_BREAK.search(title + "".join(topics))
         return
     entry = j.parse_entry(text)
     assert entry.day == 9

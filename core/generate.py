@@ -96,11 +96,11 @@ def pick(stages: Stages, generator: torch.Generator | None = None) -> torch.Tens
 
 @contextlib.contextmanager
 def inference(model: GPTModel) -> Iterator[None]:
-    """Evaluation mode (no dropout) and no gradients, restoring the model's mode afterwards."""
+    """Evaluation mode (no dropout) and no autograd bookkeeping, restoring the model's mode afterwards."""
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.inference_mode():  # like no_grad, minus version counters: cheaper per operation
             yield
     finally:
         model.train(was_training)
@@ -200,7 +200,10 @@ def generate(
             else:  # first step, no cache, or the window slid: run the whole cropped context
                 cache = model.new_cache() if use_cache else None
                 logits = model(out[:, -context_size:], cache)
-            next_ids = pick(sampling_stages(logits[:, -1], temperature, top_k, top_p), generator)
+            if temperature == 0:  # greedy: top-k and top-p keep the best token, so skip the stages
+                next_ids = logits[:, -1].argmax(dim=-1, keepdim=True)
+            else:
+                next_ids = pick(sampling_stages(logits[:, -1], temperature, top_k, top_p), generator)
             if eos_id is not None:
                 next_ids = next_ids.masked_fill(finished.unsqueeze(1), eos_id)
                 finished |= next_ids.squeeze(1) == eos_id

@@ -74,6 +74,13 @@ def test_top_k_of_one_is_greedy_at_any_temperature(model):
     assert torch.equal(generate(model, idx, 8, temperature=2.0, top_k=1, seed=3), generate(model, idx, 8))
 
 
+def test_greedy_ignores_top_k_and_top_p_which_always_keep_the_best_token(model):
+    idx = prompt(5, batch=2)
+    expected = book_greedy(model, idx, 8, CFG["context_length"])
+    for use_cache in (True, False):
+        assert torch.equal(generate(model, idx, 8, top_k=3, top_p=0.2, use_cache=use_cache), expected)
+
+
 def test_generation_stops_at_eos_without_appending_it(model):
     idx = prompt(5)
     greedy = generate(model, idx, 10)

@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui import attention as att
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 st.title("Attention visualizer")
 st.markdown(

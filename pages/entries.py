@@ -4,6 +4,9 @@ import streamlit as st
 
 from core import journal as jn
 from ui.journal_view import render_entry, render_problem
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 st.title("Journal entries")
 journal = jn.load_journal()

@@ -5,6 +5,9 @@ import streamlit as st
 from core import journal as jn
 from ui.compact import WIDGET_PAGES
 from ui.journal_view import render_entry
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 st.title("New entry")
 journal = jn.load_journal()

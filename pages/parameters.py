@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui import parameters as par
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 st.title("Parameters: where a GPT's weights live")
 st.markdown(

@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui import pretraining as pt
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 KEY = "pretraining"
 

@@ -7,6 +7,9 @@ import streamlit as st
 from core import journal as jn
 from ui import progress_charts as charts
 from ui.compact import WIDGET_PAGES, page_link
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 journal = jn.load_journal()
 days = jn.progress_by_day(journal.entries)

@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui import sampling as sm
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 KEY = "sampling"
 

@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui import spam
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 KEY = "spam"
 

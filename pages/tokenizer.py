@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui import tokenizer as tok
+from ui.navigation import require_app_navigation
+
+require_app_navigation()
 
 st.title("Tokenizer explorer")
 st.markdown(

@@ -16,10 +16,13 @@ Fixtures for any test under `tests/browser/` (every test here is marked `browser
           app.wait_until_idle()                         # after any interaction that reruns the app
           app.assert_no_exception()
           app.screenshot("tokenizer")                   # test-artifacts/screenshots/tokenizer.png
+
+- `fresh_app` (per test): the same on a server of its own, just started (first visits, restarts).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -29,6 +32,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -91,10 +95,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path, time
     raise RuntimeError(f"streamlit did not answer within {timeout_s} s:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def streamlit_app(tmp_path_factory) -> StreamlitServer:
-    """A running app on a free local port, writing only into temporary folders."""
-    workdir = tmp_path_factory.mktemp("streamlit-app")
+@contextlib.contextmanager
+def running_app(workdir: Path) -> Iterator[StreamlitServer]:
+    """Start the app on a free local port, writing only into folders under `workdir`; stop it afterwards."""
     journal_dir = workdir / "journal"
     shutil.copytree(PROJECT_ROOT / "journal", journal_dir)
     runs_dir = workdir / "runs"
@@ -129,6 +132,13 @@ def streamlit_app(tmp_path_factory) -> StreamlitServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def streamlit_app(tmp_path_factory) -> Iterator[StreamlitServer]:
+    """A running app shared by the browser tests."""
+    with running_app(tmp_path_factory.mktemp("streamlit-app")) as server:
+        yield server
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,26 +214,23 @@ class AppPage:
         return path
 
 
-@pytest.fixture(scope="session")
-def warm_app(browser, streamlit_app) -> StreamlitServer:
-    """The server after one visit to its root page.
-
-    Streamlit learns the `st.navigation` pages on the first script run, so the very first visit to a
-    deep link of a fresh server shows a false "Page not found" (streamlit/streamlit#9992).
-    """
-    context = browser.new_context()
+@contextlib.contextmanager
+def browser_tab(browser, server: StreamlitServer) -> Iterator[AppPage]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
-        AppPage(context.new_page(), streamlit_app).open("")
+        yield AppPage(context.new_page(), server)
     finally:
         context.close()
-    return streamlit_app
 
 
 @pytest.fixture
-def app(browser, warm_app) -> AppPage:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    try:
-        yield AppPage(page, warm_app)
-    finally:
-        context.close()
+def app(browser, streamlit_app) -> Iterator[AppPage]:
+    with browser_tab(browser, streamlit_app) as tab:
+        yield tab
+
+
+@pytest.fixture
+def fresh_app(browser, tmp_path) -> Iterator[AppPage]:
+    """A tab on a server of its own, just started: no visit has run the app's script yet."""
+    with running_app(tmp_path) as server, browser_tab(browser, server) as tab:
+        yield tab

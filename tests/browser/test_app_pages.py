@@ -28,6 +28,18 @@ def test_page_opens_without_error(app, url_path, name, heading):
         assert sidebar.get_by_role("link", name=title).count() == 1, title
 
 
+def test_a_bookmarked_page_opens_inside_the_app_on_a_fresh_server(fresh_app):
+    # The first visit after a restart goes straight to a page's URL. Streamlit would run the file
+    # from pages/ alone, under a menu of file names, unless the page reruns through the app.
+    fresh_app.open("sampling", heading="Sampling")
+    fresh_app.assert_no_exception()
+    sidebar = fresh_app.page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_by_text("App status").is_visible()
+    assert sidebar.get_by_role("link", name="Spam classifier").count() == 1
+    assert sidebar.get_by_role("link", name="streamlit app").count() == 0
+    assert fresh_app.page.url.endswith("/sampling")
+
+
 def test_progress_shows_the_journey(app):
     app.open("", heading="Your journey through the book")
     main = app.page.locator('[data-testid="stMain"]')

@@ -59,7 +59,7 @@ def poll(condition, timeout_s: float = LIVE_TIMEOUT_S, every_s: float = 0.5, wha
 
 
 def test_train_watch_stop_sample_finetune_and_classify(app):
-    # The app's front door first: a deep link on a fresh server would skip the app's navigation.
+    # A learner's path: in at the front door, then through the sidebar.
     app.open("", heading="Your journey through the book")
 
     # --- Pretraining: the tiny model on the journal, short windows, an evaluation after every step.

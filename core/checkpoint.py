@@ -68,6 +68,14 @@ class Checkpoint:
         return self.meta["created"]
 
     @property
+    def size_bytes(self) -> int:
+        """Disk space the run's files take (the optimizer's state, kept to resume, is most of it)."""
+        try:
+            return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+        except OSError:  # deleted meanwhile, from another session
+            return 0
+
+    @property
     def history(self) -> list[dict[str, Any]]:
         return self.meta["history"]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoint import list_runs
+from core.checkpoint import list_runs, run_path, save_checkpoint
+from core.model import GPTModel
 from core.jobs import JobBusyError
 from ui.training_job import shared_training
 from widget_helpers import PAGES, fresh_training_slot, run_script, progress_text, steps_done, wait_until
@@ -39,6 +40,10 @@ def quick_settings(at: AppTest, epochs: int = 200) -> AppTest:
 
 def success_text(at: AppTest) -> str:
     return " ".join(s.value for s in at.success)
+
+
+def runs_table(at: AppTest):
+    return next(df.value for df in at.dataframe if "size on disk (MB)" in df.value.columns)
 
 
 def open_page(source: str = PAGE) -> AppTest:
@@ -88,6 +93,27 @@ def test_train_watch_stop_and_resume(runs_dir):
 
     # The earlier run can be overlaid on the chart.
     at.multiselect(key=f"{KEY}_overlay").set_value([runs[0]]).run()
+    assert not at.exception
+
+
+def test_a_saved_run_can_be_deleted_after_confirming(runs_dir):
+    small = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+    older, newer = "20240101-000000-aaaaaa", "20240102-000000-bbbbbb"
+    for run_id in (older, newer):
+        save_checkpoint(run_path(run_id, runs_dir), GPTModel(small), status="finished", history=[],
+                        settings={"preset": "custom"}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    at = open_page()
+    sizes = runs_table(at)["size on disk (MB)"].tolist()
+    assert len(sizes) == 2 and all(size > 0.1 for size in sizes)
+    assert at.button(key=f"{KEY}_delete").disabled  # nothing goes without the tick
+
+    at.selectbox(key=f"{KEY}_delete_run").select_index(1)
+    at.checkbox(key=f"{KEY}_delete_sure").check().run()
+    at.button(key=f"{KEY}_delete").click().run()
+    assert [run.run_id for run in list_runs(runs_dir)] == [newer]
+    assert f"Deleted run {older}." in success_text(at)
+    assert runs_table(at)["run"].tolist() == [newer]
+    assert not at.checkbox(key=f"{KEY}_delete_sure").value and at.button(key=f"{KEY}_delete").disabled
     assert not at.exception
 
 

@@ -15,7 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from core import run_view
-from core.checkpoint import Checkpoint, CheckpointError, current_checkpoint, list_runs, read_checkpoint, run_path
+from core.checkpoint import (
+    Checkpoint, CheckpointError, current_checkpoint, delete_run, list_runs, read_checkpoint, run_path,
+)
 from core.config import PRESETS
 from core.corpus import JOURNAL, MAX_UPLOAD_MB, UPLOAD, VERDICT, journal_text, uploaded_text, verdict_available, verdict_text
 from core.data import TextTooShortError
@@ -433,6 +435,9 @@ def _samples(history: list[dict[str, Any]]) -> None:
 
 def runs_section(key: str) -> None:
     """Every saved run: the newest is the current model."""
+    deleted = st.session_state.pop(f"{key}_deleted", None)
+    if deleted:
+        (st.success if deleted[0] else st.error)(deleted[1])
     runs = saved_runs()
     if not runs:
         st.caption("None yet. Each finished or stopped run is saved here, the newest one being the current model.")
@@ -449,10 +454,35 @@ def runs_section(key: str) -> None:
             "tokens seen": int(run.progress.get("tokens_seen", 0)),
             "validation loss": evals[-1]["val_loss"] if evals else None,
             "resumed from": run.meta.get("resumed_from") or "",
+            "size on disk (MB)": run.size_bytes / 1e6,
         })
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key=f"{key}_runs",
-                 column_config={"validation loss": st.column_config.NumberColumn(format="%.3f")})
+                 column_config={"validation loss": st.column_config.NumberColumn(format="%.3f"),
+                                "size on disk (MB)": st.column_config.NumberColumn(format="%.0f")})
     st.caption(f"The current model is run {runs[0].run_id}, the newest. Overlay earlier runs on the chart above.")
+    _delete_section(key, runs)
+
+
+def _delete_section(key: str, runs: list[Checkpoint]) -> None:
+    with st.expander("Delete a run", icon=":material/delete:"):
+        st.caption("A run keeps its weights and the optimizer's state, so that it can resume exactly; "
+                   "the state takes twice the weights' space. Deleting the newest run makes the one before "
+                   "it the current model.")
+        run = st.selectbox("Run to delete", runs, format_func=_run_label, key=f"{key}_delete_run")
+        sure = st.checkbox(f"Yes, delete run {run.run_id} and its {run.size_bytes / 1e6:,.0f} MB",
+                           key=f"{key}_delete_sure")
+        st.button("Delete run", disabled=not sure, key=f"{key}_delete", icon=":material/delete:",
+                  on_click=_delete, args=(key, run.run_id))
+
+
+def _delete(key: str, run_id: str) -> None:
+    st.session_state[f"{key}_delete_sure"] = False  # the next deletion asks again
+    try:
+        delete_run(run_id)
+    except (CheckpointError, OSError) as err:
+        st.session_state[f"{key}_deleted"] = (False, f"Could not delete run {run_id}: {err}")
+    else:
+        st.session_state[f"{key}_deleted"] = (True, f"Deleted run {run_id}.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Time: training costs about 3 forward passes per token (forward + backward), and a CPU delivers
 a fairly steady number of FLOP/s across model sizes (about 110 GFLOP/s on a 2-core laptop CPU,
-`../shared/perf-notes.md`), plus a fixed cost per step that dominates for small models. When an
+`../shared/perf-notes.md`), plus a cost per step beyond the FLOPs that dominates for small models. When an
 earlier run measured its own speed here, that figure wins.
 Memory: weights, gradients and AdamW's two moments (16 bytes per parameter) plus activations
 (Korthikanti et al., 2022, in fp32) and the logits over the 50,257-token vocabulary.
@@ -19,9 +19,12 @@ from core.config import validate_config
 from core.params import count_parameters, flops_per_token
 
 REFERENCE_FLOPS = 110e9  # effective training FLOP/s measured on the 2-core development CPUs
-# What a step costs beyond its FLOPs (Python, autograd, optimizer): a 7-GFLOP step of a small
-# model took about 0.35 s on the development CPUs, where 110 GFLOP/s alone predicts 0.06 s.
+# What a step costs beyond its FLOPs (Python, autograd, optimizer, the embedding's gradient): a
+# 7-GFLOP step of the tiny preset (16 M parameters) took about 0.35 s on the development CPUs, where
+# 110 GFLOP/s alone predicts 0.06 s. Smaller models pay less, in proportion to their parameters:
+# a 0.4 M-parameter spam classifier's step costs little more than its FLOPs.
 STEP_OVERHEAD_S = 0.15
+OVERHEAD_PARAMS = 16e6
 TRAIN_PASSES = 3  # backward costs about twice the forward pass
 
 
@@ -98,7 +101,8 @@ def estimate_training(
     eval_tokens = evaluations * 2 * eval_iter * batch_size * ctx  # training and validation batches
     sample_flops = epochs * sample_tokens * flops_per_token(cfg, ctx)["total"]
     work = TRAIN_PASSES * forward * train_tokens + forward * eval_tokens + sample_flops
-    seconds = work / speed if measured else work / speed + total_steps * STEP_OVERHEAD_S  # a measured speed includes it
+    overhead = STEP_OVERHEAD_S * min(1.0, count_parameters(cfg).total_tied / OVERHEAD_PARAMS)
+    seconds = work / speed if measured else work / speed + total_steps * overhead  # a measured speed includes it
     return TrainingEstimate(
         steps_per_epoch, total_steps, train_tokens, seconds, speed, measured,
         training_memory(cfg, batch_size), available_bytes,

@@ -178,8 +178,10 @@ def _show_plan(messages: list[Message], source: ModelSource | None, recipe: Reci
         base_cfg = _base_config(source)
         cfg = {**base_cfg, "vocab_size": 2, "context_length": min(longest, base_cfg["context_length"])}
     s = recipe.settings
+    # The speed the current pretraining run measured is this model's only when fine-tuning that model.
+    measured = measured_flops(current_checkpoint()) if source is not None and source.kind == "checkpoint" else None
     estimate = estimate_training(cfg, steps, s.epochs, recipe.batch_size, s.eval_freq, s.eval_iter, sample_tokens=0,
-                                 flops_per_s=measured_flops(current_checkpoint()))
+                                 flops_per_s=measured)
     bound = "" if recipe.trainable_blocks == "all" else "at most "
     st.caption(f"{len(splits.train):,} training messages in batches of {recipe.batch_size}: **{estimate.total_steps:,} "
                f"steps** ({steps} per epoch), {bound}about **{format_duration(estimate.seconds)}** on this CPU, "

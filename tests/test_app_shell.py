@@ -24,9 +24,9 @@ PAGES = ["pages/progress.py", "pages/entries.py", "pages/new_entry.py", "pages/t
 
 @pytest.fixture(autouse=True)
 def fresh_status():
-    sidebar.app_status.clear()
+    sidebar.data_status.clear()
     yield
-    sidebar.app_status.clear()
+    sidebar.data_status.clear()
 
 
 @pytest.fixture

@@ -106,6 +106,8 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     app.assert_no_exception()
     run_ids = [p.name for p in app.server.runs_dir.iterdir() if re.match(r"\d{8}-\d{6}-[0-9a-f]{6}$", p.name)]
     assert len(run_ids) == 1 and (app.server.runs_dir / run_ids[0] / "checkpoint.json").is_file()
+    sidebar = app.page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("none yet").wait_for(state="detached", timeout=10_000)  # the status follows at once
     app.screenshot("widgets-two-pretraining-stopped")
 
     # --- Sampling from the model just trained: one token at a time, then fifty with the KV cache.

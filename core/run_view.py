@@ -6,6 +6,7 @@ saved checkpoint's history are drawn the same way.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -101,8 +102,21 @@ def epoch_ends(events: Events) -> list[dict[str, Any]]:
 
 
 def samples(events: Events) -> list[dict[str, Any]]:
-    """The text written after each epoch, newest first."""
-    return [{"epoch": e["epoch"], "step": e["step"], "text": e["text"]} for e in reversed(_of_type(events, "sample"))]
+    """The text written after each epoch, newest first, with long runs of line breaks shortened."""
+    return [{"epoch": e["epoch"], "step": e["step"], "text": shorten_line_breaks(e["text"])}
+            for e in reversed(_of_type(events, "sample"))]
+
+
+_LINE_BREAK_RUN = re.compile(r"(?:[ \t]*\n){3,}")
+
+
+def shorten_line_breaks(text: str) -> str:
+    """Replace each run of three or more line breaks by a one-line marker with its count.
+
+    An early model often writes little but newlines (the commonest token in many texts); shown
+    as they are, they would fill the screen with an empty box.
+    """
+    return _LINE_BREAK_RUN.sub(lambda run: f"\n[{run.group().count(chr(10))} line breaks]\n", text)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,16 @@ def test_samples_are_newest_first():
     assert [s["text"] for s in run_view.samples(events(8))] == ["after epoch 2", "after epoch 1"]
 
 
+@pytest.mark.parametrize("text, shown", [
+    ("Every effort moves you" + "\n" * 40 + "the", "Every effort moves you\n[40 line breaks]\nthe"),
+    ("a\n \n\t\nb", "a\n[3 line breaks]\nb"),  # blank lines with spaces count too
+    ("a\n\nb\nc", "a\n\nb\nc"),  # a paragraph break stays as it is
+    ("\n\n\n", "\n[3 line breaks]\n"),
+])
+def test_long_runs_of_line_breaks_in_samples_are_shortened(text, shown):
+    assert run_view.shorten_line_breaks(text) == shown
+
+
 def test_progress_reports_speed_and_time_left():
     progress = run_view.run_progress(events(6))
     assert (progress.steps_done, progress.total_steps, progress.epoch) == (6, 8, 2)

@@ -20,6 +20,7 @@ from core.config import GPT2_VOCAB_SIZE
 from core.generate import Stages, generate, next_token_distribution
 from core.model import GPTModel
 from core.model_sources import ModelSource, download_source, model_sources
+from core.run_view import shorten_line_breaks
 from core.token_view import bytes_label
 from core.tokenizers import TextTooLong, TokenizerUnavailable, check_text_length, decode, encode, gpt2_tokenizer
 from core.weights import WeightsError, WeightsUnavailable
@@ -234,7 +235,7 @@ def percent(p: float) -> str:
 
 def _text_so_far(prompt: Prompt, picks: list[sv.Pick]) -> None:
     added = decode([p.id for p in picks])
-    st.code(prompt.text + added, language=None, wrap_lines=True)
+    st.code(shorten_line_breaks(prompt.text + added), language=None, wrap_lines=True)
 
 
 def stage_chart(stages: Stages, top_n: int, log: bool = False) -> alt.FacetChart:
@@ -284,7 +285,7 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
             f"{'with' if use_cache else 'without'} the KV cache), {_describe(strategy)}."))
     result = st.session_state.get(shown)
     if result is not None and result[0] == made_for:
-        st.code(result[1], language=None, wrap_lines=True)
+        st.code(shorten_line_breaks(result[1]), language=None, wrap_lines=True)
         st.caption(result[2])
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
+
+try:  # internal to Streamlit (pinned in requirements.txt); if a release moves it, pages still run, unfixed
+    from streamlit.runtime.pages_manager import PagesManager
+except ImportError:
+    PagesManager = None
 
 
 def require_app_navigation() -> None:
@@ -14,8 +18,8 @@ def require_app_navigation() -> None:
     some visit has called `st.navigation`. So the first visit after a restart, straight to a
     bookmarked page such as /tokenizer, would miss the app's menu and sidebar. Turning that legacy
     mode off, as `st.navigation` itself does, and rerunning fixes it: pages keep their URL names,
-    so the rerun lands on the same page.
+    so the rerun lands on the same page (tests/browser/test_app_pages.py checks it on a fresh server).
     """
-    if PagesManager.uses_pages_directory:  # pinned Streamlit: checked by tests/browser/test_app_pages.py
+    if PagesManager is not None and getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()

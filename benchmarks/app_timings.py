@@ -1,6 +1,6 @@
 """App timings: counting GPT-2 XL's parameters, each page's first render, Start to first loss point.
 
-1. `core.params.count_parameters` for GPT-2 XL (1.6 billion parameters) in a fresh process:
+1. `core.gpt.params.count_parameters` for GPT-2 XL (1.6 billion parameters) in a fresh process:
    time of the call and the peak memory it adds (the model is built on the meta device).
 2. Each page rendered by Streamlit's AppTest in a warm process (imports and caches filled by
    one untimed render first), pages taking turns for `--rounds` rounds.
@@ -37,8 +37,8 @@ def _memory_kib(field: str) -> int:
 
 def xl_count_child() -> None:
     """Runs in a fresh process: count XL's parameters, print seconds and added peak MiB as JSON."""
-    from core.config import PRESETS
-    from core.params import count_parameters
+    from core.gpt.config import PRESETS
+    from core.gpt.params import count_parameters
 
     before = _memory_kib("VmRSS")
     start = time.perf_counter()
@@ -81,8 +81,8 @@ def page_renders(rounds: int) -> list[tuple[str, str]]:
 
 
 def first_loss_point(rounds: int) -> list[tuple[str, str]]:
-    from core.corpus import journal_text
-    from core.train import EvalEvent, StartEvent, StepEvent, TrainSettings, pretrain_run
+    from core.app.corpora import journal_text
+    from core.gpt.train import EvalEvent, StartEvent, StepEvent, TrainSettings, pretrain_run
 
     text = journal_text()
     runs_root = Path(tempfile.mkdtemp(prefix="bench-runs-"))

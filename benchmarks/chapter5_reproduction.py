@@ -25,12 +25,12 @@ import torch
 
 from common import ROOT, machine_line, median
 
-from core.fastpath import bf16_supported
-from core.generate import generate_text
-from core.model import GPTModel
+from core.gpt.fastpath import bf16_supported
+from core.gpt.generate import generate_text
+from core.gpt.model import GPTModel
 from core.paths import find_data_file
-from core.tokenizers import encode
-from core.train import (
+from core.gpt.tokenizers import encode
+from core.gpt.train import (
     BOOK_PROMPT,
     DoneEvent,
     EvalEvent,

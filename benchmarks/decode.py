@@ -1,7 +1,7 @@
 """Greedy decoding at 124M: ours with the KV cache, ours without, and transformers' generate.
 
 All three run the SAME weights: a randomly initialised `transformers` GPT2LMHeadModel, copied
-into our GPTModel with `core.weights.load_hf_gpt2` (no download needed). A fourth row runs our
+into our GPTModel with `core.gpt.weights.load_hf_gpt2` (no download needed). A fourth row runs our
 model converted with `model.to(torch.bfloat16)`: half the bytes to read per token, at the price
 of rounded weights (the last column counts how many greedy tokens still match transformers'). Each variant writes
 `--new-tokens` tokens after a `--prompt-tokens`-token prompt; variants take turns for
@@ -21,9 +21,9 @@ import torch
 
 from common import add_threads_option, apply_threads, alternate, machine_line, median, table, timed
 
-from core.generate import generate
-from core.model import GPTModel
-from core.weights import gpt2_config, load_hf_gpt2
+from core.gpt.generate import generate
+from core.gpt.model import GPTModel
+from core.gpt.weights import gpt2_config, load_hf_gpt2
 
 HF = "transformers GPT2LMHeadModel.generate(use_cache=True)"
 BF16 = "ours, KV cache, bf16 weights (model.to(torch.bfloat16))"

@@ -26,9 +26,9 @@ from torch import nn
 
 from common import add_threads_option, alternate, apply_threads, machine_line, median, table, timed
 
-from core.config import get_preset
-from core.generate import generate
-from core.model import GPTModel
+from core.gpt.config import get_preset
+from core.gpt.generate import generate
+from core.gpt.model import GPTModel
 
 RECOMPUTE = "ours, no cache (recompute)"
 CACHED = "ours, KV cache"

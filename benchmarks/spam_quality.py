@@ -3,7 +3,7 @@
 The quality target (issue 4): offline, with no pretrained weights, a model trained on a 2-core
 CPU within 3 minutes reaches at least 95 % test accuracy on the balanced split (1,045 / 149 /
 300 messages, split seed 123). By default this runs the app's from-scratch recipe
-(`core.classifier.SCRATCH_RECIPE`); the options change one thing at a time, so every row of the
+(`core.gpt.classifier.SCRATCH_RECIPE`); the options change one thing at a time, so every row of the
 README's table of runs is one command line. `--book` runs the book's recipe (last token, last
 block trainable, lr 5e-5) on a randomly initialised model of the tiny preset instead.
 
@@ -24,7 +24,7 @@ import torch
 
 from common import machine_line, table
 
-from core.classifier import (
+from core.gpt.classifier import (
     BOOK_RECIPE,
     SCRATCH_RECIPE,
     ClassifierEvalEvent,
@@ -32,11 +32,11 @@ from core.classifier import (
     Recipe,
     finetune_run,
 )
-from core.config import get_preset
-from core.fastpath import bf16_supported
-from core.model import GPTModel
-from core.spam_data import LABELS, load_messages
-from core.train import DoneEvent, StartEvent
+from core.gpt.config import get_preset
+from core.gpt.fastpath import bf16_supported
+from core.gpt.model import GPTModel
+from core.gpt.spam_data import LABELS, load_messages
+from core.gpt.train import DoneEvent, StartEvent
 
 
 def blocks(value: str) -> int | str:

@@ -10,7 +10,7 @@ the speed-ups are medians of per-round ratios (book and variant timed minutes ap
 Tokens per CPU-second (process time over all threads) are printed too. On a busy shared machine
 use `--threads 1`: two threads then wait on each other at every operation, one measures the work.
 
-`--loss-check` trains the tiny preset on a real text with `core.train.train` (same weights,
+`--loss-check` trains the tiny preset on a real text with `core.gpt.train.train` (same weights,
 batches and dropout seed): the book's model in float32 (the reference), ours in float32 and ours
 on the fast path, and compares the curves' gap with that between two seeds of the book's run.
 
@@ -32,10 +32,10 @@ import torch.nn.functional as F
 
 from common import add_threads_option, apply_threads, machine_line, median, table
 
-from core.config import get_preset
-from core.fastpath import autocast_context, bf16_supported, heap_for_large_tensors, make_adamw
-from core.model import GPTModel
-from core.params import flops_per_token as flops_per_token_forward
+from core.gpt.config import get_preset
+from core.gpt.fastpath import autocast_context, bf16_supported, heap_for_large_tensors, make_adamw
+from core.gpt.model import GPTModel
+from core.gpt.params import flops_per_token as flops_per_token_forward
 
 CONFIGS = {
     # name: (preset, context length, batch size)
@@ -43,7 +43,7 @@ CONFIGS = {
     "124m": ("gpt2-small", 256, 2),  # the book's chapter 5 setting
 }
 BOOK = "book's GPTModel, AdamW (reference)"
-FAST = "ours, fast path (all four levers: what core.train runs)"
+FAST = "ours, fast path (all four levers: what core.gpt.train runs)"
 
 
 @dataclass(frozen=True)
@@ -185,13 +185,13 @@ def loss_check(epochs: int) -> None:
     """Compare loss curves on a real text: the book's model in fp32 is the reference, two seeds the noise."""
     from llms_from_scratch.ch04 import GPTModel as BookGPT
 
-    from core.corpus import journal_text
+    from core.app.corpora import journal_text
     from core.paths import find_data_file
-    from core.tokenizers import encode
-    from core.train import EvalEvent, TrainSettings, make_loaders, train
+    from core.gpt.tokenizers import encode
+    from core.gpt.train import EvalEvent, TrainSettings, make_loaders, train
 
     class BookModel(BookGPT):
-        """The book's model with the loss `core.train` asks for, computed the book's way."""
+        """The book's model with the loss `core.gpt.train` asks for, computed the book's way."""
 
         def __init__(self, cfg: dict[str, Any]):
             super().__init__(cfg)
@@ -226,7 +226,7 @@ def loss_check(epochs: int) -> None:
           f"{len(reference)} evaluations; bf16 {'on' if bf16_supported() else 'NOT supported here (fp32 ran)'}")
     rows = [("book's model, fp32, seed 123 (reference)", reference, 0.0)]
     rows += [(run, values, gap) for (run, values), gap in zip(runs, gaps)]
-    print(table(("run (core.train loop, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),
+    print(table(("run (core.gpt.train loop, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),
                 [(run, f"{c[0]:.3f}", f"{c[-1]:.3f}", f"{gap:.3f}") for run, c, gap in rows]))
     verdict = "within" if gaps[1] <= gaps[2] else "OUTSIDE"
     print(f"fast path vs the book's fp32 curve: max gap {gaps[1]:.3f}, {verdict} the seed-to-seed noise of {gaps[2]:.3f}")

@@ -2,20 +2,20 @@
 
 import streamlit as st
 
-from core import journal as jn
+from core.journal import store
 from ui.journal_view import render_entry, render_problem
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
 
 st.title("Journal entries")
-journal = jn.load_journal()
+journal = store.load_journal()
 
 for problem in journal.problems:
     render_problem(problem)
 
 if not journal.entries:
-    st.info(f"No entries in `{jn.journal_dir()}` yet.", icon=":material/edit_note:")
+    st.info(f"No entries in `{store.journal_dir()}` yet.", icon=":material/edit_note:")
     st.page_link("pages/new_entry.py", label="Write the first entry", icon=":material/edit_note:")
     st.stop()
 

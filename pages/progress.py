@@ -4,25 +4,25 @@ import datetime as dt
 
 import streamlit as st
 
-from core import journal as jn
+from core.journal import book, entries, progress, store
 from ui import progress_charts as charts
 from ui.compact import WIDGET_PAGES, page_link
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
 
-journal = jn.load_journal()
-days = jn.progress_by_day(journal.entries)
-spans = jn.chapter_spans(journal.entries)
-streak = jn.streaks(days)
-pace = jn.pace(days)
-upcoming = jn.next_up(journal.entries)
-day_one = jn.day_one_date(journal.entries)
+journal = store.load_journal()
+days = progress.progress_by_day(journal.entries)
+spans = progress.chapter_spans(journal.entries)
+streak = progress.streaks(days)
+pace = progress.pace(days)
+upcoming = progress.next_up(journal.entries)
+day_one = progress.day_one_date(journal.entries)
 
 
 def day_label(day: int) -> str:
     """'day 35 (a Wednesday)', with the calendar date when the journal records one."""
-    weekday = jn.weekday_of(day, journal.first_weekday)
+    weekday = entries.weekday_of(day, journal.first_weekday)
     if day_one is None:
         return f"day {day} (a {weekday})"
     return f"day {day}, {dt.timedelta(days=day - 1) + day_one:%A %d %B %Y}"
@@ -64,10 +64,10 @@ st.header("How far through the book")
 left, right = st.columns(2)
 left.altair_chart(charts.pages_so_far_chart(days, pace.book_pages), width="stretch")
 right.altair_chart(charts.pages_per_day_chart(days), width="stretch")
-st.caption(f"Appendix A (PyTorch, p. {jn.PART_FIRST_PAGE['Appendix A']}-279) was read first, then the "
+st.caption(f"Appendix A (PyTorch, p. {book.PART_FIRST_PAGE['Appendix A']}-279) was read first, then the "
            "chapters from page 1, so page numbers jump back. Pages covered counts each part of the book "
            "on its own and adds them up, so the line only climbs. The book is taken as about "
-           f"{jn.BOOK_PAGES} pages including its appendices.")
+           f"{book.BOOK_PAGES} pages including its appendices.")
 
 st.altair_chart(charts.chapters_chart(spans, latest.day), width="stretch")
 st.caption("A chapter counts as done by the day the next one was under way after its last mention.")
@@ -77,7 +77,7 @@ st.header("Study rhythm")
 left, right = st.columns([3, 2])
 left.altair_chart(charts.hours_chart(days), width="stretch")
 right.altair_chart(charts.calendar_chart(days, journal.first_weekday), width="stretch")
-plan = jn.PLAN_HOURS
+plan = progress.PLAN_HOURS
 gaps = ", ".join(f"days {a}-{b}" if a != b else f"day {a}" for a, b in streak.gaps) or "none"
 st.caption(f"Plan: {plan['weekday']:g} h on weekdays, {plan['weekend']:g} h at weekends. Hours are what the "
            f"learner logged in each entry. Days without an entry: {gaps}.")
@@ -108,11 +108,11 @@ if upcoming.book_done:
 else:
     lines = []
     if upcoming.current:
-        title = jn.BOOK_CHAPTERS.get(upcoming.current, "")
+        title = book.BOOK_CHAPTERS.get(upcoming.current, "")
         lines.append(f"- Finish **{upcoming.current}**" + (f" ({title})" if title else "")
                      + (f", from page {upcoming.page}" if upcoming.page else "") + ".")
     for chapter in upcoming.upcoming[:3]:
-        lines.append(f"- Then **{chapter}**: {jn.BOOK_CHAPTERS[chapter]}.")
+        lines.append(f"- Then **{chapter}**: {book.BOOK_CHAPTERS[chapter]}.")
     if len(upcoming.upcoming) > 3:
         lines.append(f"- And {', '.join(upcoming.upcoming[3:])}.")
     lines.append("- After the book: hands-on projects.")

@@ -38,6 +38,6 @@ def sms_spam_path() -> Path:
 def gpt2_encoding():
     if not (Path(os.environ.get("TIKTOKEN_CACHE_DIR", "/nonexistent")).is_dir()):
         pytest.skip("needs the tiktoken gpt2 vocabulary: set TIKTOKEN_CACHE_DIR (see README)")
-    from core.tokenizers import gpt2_tokenizer
+    from core.gpt.tokenizers import gpt2_tokenizer
 
     return gpt2_tokenizer()

@@ -10,12 +10,12 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core import attention_view as av
-from core.attention import AttentionSteps, attention_steps
-from core.checkpoint import CheckpointError
-from core.model import GPTModel
-from core.model_sources import ModelSource, download_source, load_source, model_sources
-from core.weights import WeightsError, WeightsUnavailable
+from core.widgets import attention_view as av
+from core.gpt.attention import AttentionSteps, attention_steps
+from core.gpt.checkpoint import CheckpointError
+from core.gpt.model import GPTModel
+from core.app.model_sources import ModelSource, download_source, load_source, model_sources
+from core.gpt.weights import WeightsError, WeightsUnavailable
 from ui.heatmap import heatmap, numbered
 
 TOY = "The book's example"

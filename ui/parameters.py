@@ -8,9 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import param_view as pv
-from core.config import PRESETS, validate_config
-from core.params import ParameterCount, count_parameters
+from core.widgets import param_view as pv
+from core.gpt.config import PRESETS, validate_config
+from core.gpt.params import ParameterCount, count_parameters
 
 DIMENSIONS = {  # key: (label, upper bound, help)
     "emb_dim": ("emb_dim", 16_384, "numbers per token vector"),

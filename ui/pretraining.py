@@ -1,6 +1,6 @@
 """Live pretraining (book chapter 5): choose a text and a model, train in the background, watch the loss fall.
 
-The run itself is `core.train.pretrain_run` in the server's one training slot (`ui.training_job`);
+The run itself is `core.gpt.train.pretrain_run` in the server's one training slot (`ui.training_job`);
 this module only draws: the set-up, a fragment that re-reads the job's events every second, and
 earlier runs to compare with.
 """
@@ -14,19 +14,19 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import run_view
-from core.checkpoint import (
+from core.widgets import run_view
+from core.gpt.checkpoint import (
     Checkpoint, CheckpointError, current_checkpoint, delete_run, list_runs, read_checkpoint, run_path,
 )
-from core.config import PRESETS
-from core.corpus import JOURNAL, MAX_UPLOAD_MB, UPLOAD, VERDICT, journal_text, uploaded_text, verdict_available, verdict_text
-from core.data import TextTooShortError
-from core.estimate import available_memory, estimate_training, format_duration, measured_flops
-from core.fastpath import bf16_supported
-from core.params import count_parameters
-from core.token_view import CorpusUnavailable
-from core.tokenizers import TokenizerUnavailable, encode
-from core.train import BOOK_PROMPT, CorpusError, TrainSettings, make_loaders, model_config, pretrain_run
+from core.gpt.config import PRESETS
+from core.app.corpora import JOURNAL, MAX_UPLOAD_MB, UPLOAD, VERDICT, journal_text, uploaded_text, verdict_available, verdict_text
+from core.gpt.data import TextTooShortError
+from core.app.estimates import available_memory, estimate_training, format_duration, measured_flops
+from core.gpt.fastpath import bf16_supported
+from core.gpt.params import count_parameters
+from core.widgets.token_view import CorpusUnavailable
+from core.gpt.tokenizers import TokenizerUnavailable, encode
+from core.gpt.train import BOOK_PROMPT, CorpusError, TrainSettings, make_loaders, model_config, pretrain_run
 from ui import training_job as tj
 
 CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)', UPLOAD: "Your own .txt file"}

@@ -7,7 +7,8 @@ from typing import Sequence
 import altair as alt
 import pandas as pd
 
-from core.journal import WEEKDAYS, ChapterSpan, DayProgress, calendar_position
+from core.journal.entries import WEEKDAYS
+from core.journal.progress import ChapterSpan, DayProgress, calendar_position
 
 STUDIED, GAP = "studied", "no entry"
 FRAME_PX = 120  # Streamlit fits title, axes and legend inside the chart's height: room for them

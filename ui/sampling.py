@@ -14,16 +14,16 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core import sampling_view as sv
-from core.checkpoint import CheckpointError
-from core.config import GPT2_VOCAB_SIZE
-from core.generate import Stages, generate, next_token_distribution
-from core.model import GPTModel
-from core.model_sources import ModelSource, download_source, model_sources
-from core.run_view import shorten_line_breaks
-from core.token_view import bytes_label
-from core.tokenizers import TextTooLong, TokenizerUnavailable, check_text_length, decode, encode, gpt2_tokenizer
-from core.weights import WeightsError, WeightsUnavailable
+from core.widgets import sampling_view as sv
+from core.gpt.checkpoint import CheckpointError
+from core.gpt.config import GPT2_VOCAB_SIZE
+from core.gpt.generate import Stages, generate, next_token_distribution
+from core.gpt.model import GPTModel
+from core.app.model_sources import ModelSource, download_source, model_sources
+from core.widgets.run_view import shorten_line_breaks
+from core.widgets.token_view import bytes_label
+from core.gpt.tokenizers import TextTooLong, TokenizerUnavailable, check_text_length, decode, encode, gpt2_tokenizer
+from core.gpt.weights import WeightsError, WeightsUnavailable
 from ui.attention import cached_model  # one cache: the same loaded model serves both widgets
 
 MAX_PROMPT_CHARS = 5_000

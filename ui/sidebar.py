@@ -33,7 +33,7 @@ class StatusItem:
 
 
 def tiktoken_cache_dir() -> Path:
-    """The folder tiktoken reads its cache from, as `core.tokenizers.gpt2_tokenizer` will set it up."""
+    """The folder tiktoken reads its cache from, as `core.gpt.tokenizers.gpt2_tokenizer` will set it up."""
     for variable in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
         if os.environ.get(variable):
             return Path(os.environ[variable])

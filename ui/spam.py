@@ -1,6 +1,6 @@
 """Spam-classifier tester (book chapter 6): the data, fine-tuning live, the results, and trying it out.
 
-Fine-tuning runs as `core.classifier.finetune_run` in the server's one training slot, drawn by
+Fine-tuning runs as `core.gpt.classifier.finetune_run` in the server's one training slot, drawn by
 a fragment like the pretraining chart; classifying uses a saved classifier, loaded once and shared.
 """
 
@@ -13,10 +13,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import run_view
-from core import spam_batch as sb
-from core.checkpoint import Checkpoint, CheckpointError, current_checkpoint, list_runs
-from core.classifier import (
+from core.widgets import run_view
+from core.app import spam_batch as sb
+from core.gpt.checkpoint import Checkpoint, CheckpointError, current_checkpoint, list_runs
+from core.gpt.classifier import (
     BOOK_RECIPE,
     SCRATCH_RECIPE,
     ClassifierInputError,
@@ -28,11 +28,11 @@ from core.classifier import (
     finetune_run,
     load_classifier,
 )
-from core.estimate import estimate_training, format_duration, measured_flops
-from core.model_sources import ModelSource, load_source, model_sources
+from core.app.estimates import estimate_training, format_duration, measured_flops
+from core.app.model_sources import ModelSource, load_source, model_sources
 from core.paths import cache_dir, data_dir, find_data_file
-from core.spam_data import DATA_FILE, LABELS, Message, SpamDataError, balanced_splits, download_messages, read_messages
-from core.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
+from core.gpt.spam_data import DATA_FILE, LABELS, Message, SpamDataError, balanced_splits, download_messages, read_messages
+from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
 from ui import training_job as tj
 from ui.pretraining import DASHES, loss_chart
 
@@ -191,8 +191,8 @@ def _show_plan(messages: list[Message], source: ModelSource | None, recipe: Reci
 def _base_config(source: ModelSource) -> dict[str, Any]:
     if source.kind == "checkpoint":
         return current_checkpoint().config
-    from core.model_sources import GPT2_SIZE
-    from core.weights import gpt2_config
+    from core.app.model_sources import GPT2_SIZE
+    from core.gpt.weights import gpt2_config
 
     return gpt2_config(GPT2_SIZE)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core.estimate import format_duration
-from core.jobs import JobBusyError, JobSlot, JobWork, TrainingJob
-from core.run_view import RunProgress
+from core.app.estimates import format_duration
+from core.app.jobs import JobBusyError, JobSlot, JobWork, TrainingJob
+from core.widgets.run_view import RunProgress
 
 KIND_TITLES = {"pretraining": "A pretraining run", "spam": "A spam-classifier fine-tuning run"}
 

@@ -1,0 +1,106 @@
+"""Which real model a widget can look inside: a checkpoint trained here, GPT-2, or random weights.
+
+In order of preference: the newest checkpoint from the Pretraining page, OpenAI's GPT-2 small
+when its weights are already on disk (downloading them is the user's choice: about 500 MB),
+and otherwise a randomly initialised model of the tiny preset, which works everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core.gpt.checkpoint import current_checkpoint, load_model
+from core.gpt.config import get_preset
+from core.gpt.model import GPTModel
+from core.paths import cache_dir
+from core.gpt.weights import HF_REPOS, download_gpt2, gpt2_config, load_hf_gpt2_file
+
+GPT2_SIZE = "gpt2-small"  # the larger sizes do not fit a hosted demo's memory
+GPT2_DOWNLOAD_MB = 548
+RANDOM_PRESET = "tiny"
+RANDOM_SEED = 123
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model the app could load, described for the user."""
+
+    kind: str  # "checkpoint", "gpt2" or "random"
+    label: str
+    detail: str
+    path: Path | None = None  # run folder or weights file; None for random weights
+    needs_download: bool = False
+
+    @property
+    def trained(self) -> bool:
+        return self.kind != "random"
+
+
+def cached_gpt2_weights(size: str = GPT2_SIZE) -> Path | None:
+    """GPT-2's `model.safetensors` if an earlier download left it in the cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(HF_REPOS[size], "model.safetensors", cache_dir=cache_dir() / "huggingface")
+    return Path(found) if isinstance(found, str) else None
+
+
+def model_sources(runs_root: Path | None = None) -> list[ModelSource]:
+    """Every model available now, most useful first; GPT-2 is listed even when it needs a download."""
+    sources = []
+    checkpoint = current_checkpoint(runs_root)
+    if checkpoint is not None:
+        progress = checkpoint.progress
+        sources.append(
+            ModelSource(
+                "checkpoint",
+                f"Your model from the Pretraining page (run {checkpoint.run_id})",
+                f"{checkpoint.status} after {int(progress.get('step', 0)):,} steps "
+                f"and {int(progress.get('tokens_seen', 0)):,} training tokens",
+                checkpoint.path,
+            )
+        )
+    weights = cached_gpt2_weights()
+    gpt2 = "OpenAI's GPT-2 small (pretrained, 124 M parameters)"
+    if weights is not None:
+        sources.append(ModelSource("gpt2", gpt2, "weights found in the download cache", weights))
+    sources.append(
+        ModelSource(
+            "random",
+            f"Random weights ({RANDOM_PRESET} preset, untrained)",
+            "an untrained model: its attention patterns are noise, not meaning",
+        )
+    )
+    if weights is None:
+        sources.append(
+            ModelSource("gpt2", gpt2, f"needs a one-time download of about {GPT2_DOWNLOAD_MB} MB", needs_download=True)
+        )
+    return sources
+
+
+def download_source(source: ModelSource) -> ModelSource:
+    """Fetch GPT-2's weights for a source that needs them; raises `WeightsUnavailable` offline."""
+    if source.kind != "gpt2":
+        return source
+    path = download_gpt2(GPT2_SIZE)
+    return ModelSource("gpt2", source.label, "weights downloaded", path)
+
+
+def random_model(preset: str = RANDOM_PRESET, seed: int = RANDOM_SEED) -> GPTModel:
+    """A freshly initialised model, the same for every seed, without disturbing the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return GPTModel(get_preset(preset)).eval()
+
+
+def load_source(source: ModelSource) -> GPTModel:
+    """The source's model in evaluation mode (typed errors from checkpoint and weights loading)."""
+    if source.needs_download or (source.kind != "random" and source.path is None):
+        raise ValueError(f"{source.label} is not on this machine yet: download it first")
+    if source.kind == "checkpoint":
+        return load_model(source.path)[0]
+    if source.kind == "gpt2":
+        return load_hf_gpt2_file(source.path, gpt2_config(GPT2_SIZE))
+    return random_model()

@@ -1,0 +1,170 @@
+"""OpenAI's pretrained GPT-2 weights in our GPTModel (book section 5.5).
+
+Hugging Face's GPT-2 checkpoints (`openai-community/gpt2`, `-medium`, `-large`, `-xl`) store
+the attention and feed-forward layers as `Conv1D` (weights transposed relative to `nn.Linear`),
+the query, key and value projections fused into one `c_attn` matrix, and an output head tied to
+the token embedding. `load_hf_gpt2` maps every tensor and refuses anything missing or mis-shaped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import torch
+from safetensors import SafetensorError, safe_open
+
+from core.gpt.checkpoint import empty_model
+from core.gpt.config import get_preset
+from core.gpt.model import GPTModel
+from core.paths import cache_dir
+
+HF_REPOS = {
+    "gpt2-small": "openai-community/gpt2",
+    "gpt2-medium": "openai-community/gpt2-medium",
+    "gpt2-large": "openai-community/gpt2-large",
+    "gpt2-xl": "openai-community/gpt2-xl",
+}
+# Buffers some GPT-2 checkpoints carry (the causal mask); they hold no learned weights.
+_IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
+
+
+class WeightsError(ValueError):
+    """A GPT-2 state dict that does not fit the model."""
+
+
+class WeightsUnavailable(RuntimeError):
+    """The GPT-2 weights could not be downloaded (offline, or the hub failed)."""
+
+
+def gpt2_config(size: str) -> dict[str, Any]:
+    """Our config for an OpenAI GPT-2 size: its preset with query/key/value biases and a tied head."""
+    if size not in HF_REPOS:
+        raise ValueError(f"unknown GPT-2 size {size!r}; choose one of {', '.join(HF_REPOS)}")
+    return get_preset(size, qkv_bias=True, tie_weights=True, drop_rate=0.0)
+
+
+class _Source:
+    """A GPT-2 state dict read by name (with or without the `transformer.` prefix), shape-checked."""
+
+    def __init__(self, state_dict: Mapping[str, torch.Tensor]):
+        self._tensors = state_dict
+        self._names = {key.removeprefix("transformer."): key for key in state_dict.keys()}
+        self.used: set[str] = set()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    def take(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        if name not in self._names:
+            raise WeightsError(f"the GPT-2 state dict has no tensor {name!r}")
+        tensor = self._tensors[self._names[name]]
+        if tuple(tensor.shape) != shape:
+            raise WeightsError(f"GPT-2 tensor {name!r} has shape {tuple(tensor.shape)}, the model needs {shape}")
+        self.used.add(name)
+        return tensor
+
+    def unused(self) -> list[str]:
+        return sorted(n for n in self._names if n not in self.used and not n.endswith(_IGNORED_SUFFIXES))
+
+
+def _copy(target: torch.Tensor, value: torch.Tensor) -> None:
+    target.copy_(value.to(target.dtype))
+
+
+def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Copy a Hugging Face GPT-2 state dict into `model` (which needs qkv_bias=True), in place."""
+    cfg = model.cfg
+    if not cfg["qkv_bias"]:
+        raise WeightsError("GPT-2 has query/key/value biases: build the model with qkv_bias=True")
+    d, vocab, ctx = cfg["emb_dim"], cfg["vocab_size"], cfg["context_length"]
+    src = _Source(state_dict)
+    with torch.no_grad():
+        _copy(model.tok_emb.weight, src.take("wte.weight", (vocab, d)))
+        _copy(model.pos_emb.weight, src.take("wpe.weight", (ctx, d)))
+        for i, block in enumerate(model.trf_blocks):
+            h = f"h.{i}."
+            # Conv1D computes x @ W; nn.Linear computes x @ W.T, hence the transposes.
+            qkv_w = src.take(h + "attn.c_attn.weight", (d, 3 * d)).T.split(d, dim=0)
+            qkv_b = src.take(h + "attn.c_attn.bias", (3 * d,)).split(d)
+            for linear, w, b in zip((block.att.W_query, block.att.W_key, block.att.W_value), qkv_w, qkv_b):
+                _copy(linear.weight, w)
+                _copy(linear.bias, b)
+            _copy(block.att.out_proj.weight, src.take(h + "attn.c_proj.weight", (d, d)).T)
+            _copy(block.att.out_proj.bias, src.take(h + "attn.c_proj.bias", (d,)))
+            _copy(block.ff.layers[0].weight, src.take(h + "mlp.c_fc.weight", (d, 4 * d)).T)
+            _copy(block.ff.layers[0].bias, src.take(h + "mlp.c_fc.bias", (4 * d,)))
+            _copy(block.ff.layers[2].weight, src.take(h + "mlp.c_proj.weight", (4 * d, d)).T)
+            _copy(block.ff.layers[2].bias, src.take(h + "mlp.c_proj.bias", (d,)))
+            for norm, name in ((block.norm1, "ln_1"), (block.norm2, "ln_2")):
+                _copy(norm.scale, src.take(h + name + ".weight", (d,)))
+                _copy(norm.shift, src.take(h + name + ".bias", (d,)))
+        _copy(model.final_norm.scale, src.take("ln_f.weight", (d,)))
+        _copy(model.final_norm.shift, src.take("ln_f.bias", (d,)))
+        head = src.take("lm_head.weight", (vocab, d)) if "lm_head.weight" in src else None
+        if cfg["tie_weights"]:
+            if head is not None and not torch.equal(head, model.tok_emb.weight.to(head.dtype)):
+                raise WeightsError("this checkpoint's output head differs from its token embedding: use tie_weights=False")
+        else:
+            _copy(model.out_head.weight, model.tok_emb.weight if head is None else head)
+    unused = src.unused()
+    if unused:
+        shown = ", ".join(unused[:5]) + (" ..." if len(unused) > 5 else "")
+        raise WeightsError(
+            f"the GPT-2 state dict has {len(unused)} tensor(s) the model has no place for ({shown}): "
+            "is the model config the same size as the checkpoint?"
+        )
+
+
+class _SafetensorsMapping(Mapping[str, torch.Tensor]):
+    """An open safetensors file as a read-only mapping that loads each tensor when asked."""
+
+    def __init__(self, handle: Any):
+        self._handle = handle
+        self._keys = list(handle.keys())
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._handle.get_tensor(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def load_hf_gpt2_file(path: Path | str, cfg: dict[str, Any]) -> GPTModel:
+    """A GPTModel for `cfg` with the weights of a GPT-2 `model.safetensors` file, in evaluation mode.
+
+    Tensors are read one at a time, so memory peaks near one copy of the model.
+    """
+    model = empty_model(cfg)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            load_hf_gpt2(model, _SafetensorsMapping(handle))
+    except (SafetensorError, OSError) as err:
+        raise WeightsError(f"{path} is not a readable safetensors file ({err})") from None
+    return model.eval()
+
+
+def download_gpt2(size: str) -> Path:
+    """Path of GPT-2 `size`'s `model.safetensors`, downloaded from Hugging Face once and then cached."""
+    from huggingface_hub import hf_hub_download
+
+    gpt2_config(size)  # refuses an unknown size before any network traffic
+    repo = HF_REPOS[size]
+    try:
+        return Path(hf_hub_download(repo, "model.safetensors", cache_dir=cache_dir() / "huggingface"))
+    except Exception as err:  # network and hub errors come in many types; all mean "not available"
+        raise WeightsUnavailable(
+            f"could not get the GPT-2 {size} weights from Hugging Face ({repo}): {type(err).__name__}: {err}. "
+            "This needs an internet connection the first time; afterwards they load from the cache "
+            f"in {cache_dir() / 'huggingface'}."
+        ) from err
+
+
+def load_gpt2(size: str) -> GPTModel:
+    """OpenAI's pretrained GPT-2 `size` as a GPTModel (downloads on first use)."""
+    return load_hf_gpt2_file(download_gpt2(size), gpt2_config(size))

@@ -1,0 +1,1 @@
+"""The learning journal: book facts, entries, their store, and progress figures."""

@@ -1,0 +1,72 @@
+"""Which real model the widgets can look inside: checkpoint, cached GPT-2, random weights."""
+
+import pytest
+import torch
+
+from core.app import model_sources as ms
+from core.gpt.checkpoint import new_run_id, save_checkpoint
+from core.gpt.model import GPTModel
+from core.gpt.weights import HF_REPOS, WeightsUnavailable
+
+CFG = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+
+
+@pytest.fixture
+def places(tmp_path, monkeypatch):
+    """Empty runs and download folders, and no network for the hub."""
+    monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("LLM_JOURNAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+def fake_cached_gpt2(cache):
+    """The folder layout huggingface_hub leaves after downloading GPT-2 small's weights."""
+    repo = cache / "huggingface" / ("models--" + HF_REPOS[ms.GPT2_SIZE].replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").write_bytes(b"not really weights")
+    return snapshot / "model.safetensors"
+
+
+def test_nothing_on_disk_means_random_weights_first_and_gpt2_on_request(places):
+    sources = ms.model_sources()
+    assert [s.kind for s in sources] == ["random", "gpt2"]
+    assert not sources[0].trained and sources[1].needs_download
+    with pytest.raises(ValueError, match="download"):
+        ms.load_source(sources[1])
+    with pytest.raises(WeightsUnavailable):
+        ms.download_source(sources[1])
+
+
+def test_a_checkpoint_comes_first_and_loads_its_weights(places):
+    model = GPTModel(CFG)
+    run = places / "runs" / new_run_id()
+    save_checkpoint(run, model, status="stopped", history=[], settings={},
+                    progress={"step": 7, "epoch": 1, "tokens_seen": 448})
+    first = ms.model_sources()[0]
+    assert first.kind == "checkpoint" and first.trained and run.name in first.label
+    assert "7 steps" in first.detail and "stopped" in first.detail
+    loaded = ms.load_source(first)
+    assert not loaded.training
+    assert torch.equal(loaded.tok_emb.weight, model.tok_emb.weight)
+
+
+def test_cached_gpt2_is_found_without_network(places):
+    path = fake_cached_gpt2(places / "cache")
+    assert ms.cached_gpt2_weights() == path
+    kinds = [(s.kind, s.needs_download) for s in ms.model_sources()]
+    assert kinds == [("gpt2", False), ("random", False)]
+
+
+def test_random_model_is_reproducible_and_leaves_the_global_rng_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    a = ms.random_model()
+    assert torch.equal(torch.rand(1), expected)
+    b = ms.random_model()
+    assert not a.training
+    assert torch.equal(a.trf_blocks[0].att.W_query.weight, b.trf_blocks[0].att.W_query.weight)

@@ -10,12 +10,17 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.widgets import attention_view as av
+from core.app.model_sources import (
+    ModelSource,
+    download_source,
+    load_source,
+    model_sources,
+)
+from core.errors import UserError
 from core.gpt.attention import AttentionSteps, attention_steps
-from core.gpt.checkpoint import CheckpointError
 from core.gpt.model import GPTModel
-from core.app.model_sources import ModelSource, download_source, load_source, model_sources
-from core.gpt.weights import WeightsError, WeightsUnavailable
+from core.gpt.weights import WeightsUnavailable
+from core.widgets import attention_view as av
 from ui.heatmap import heatmap, numbered
 
 TOY = "The book's example"
@@ -56,7 +61,7 @@ def inputs_section(key: str) -> av.AttentionInputs | None:
     dim = right.slider("Numbers per token", 2, 8, 3, key=f"{key}_dim")
     try:
         inputs = av.text_inputs(text or "", dim, av.MAX_TEXT_TOKENS)
-    except ValueError as err:
+    except UserError as err:
         st.info(f"{str(err).capitalize()}.")
         return None
     if inputs.dropped_tokens:
@@ -254,7 +259,7 @@ def choose_model(key: str) -> tuple[ModelSource, GPTModel] | None:
                    "download GPT-2, to see patterns that mean something.")
     try:
         return source, cached_model(source)
-    except (CheckpointError, WeightsError, ValueError) as err:
+    except UserError as err:
         st.error(f"Could not load {source.label}: {err}")
         return None
 
@@ -275,7 +280,7 @@ def model_section(key: str) -> None:
     limit = min(MAX_MODEL_TOKENS, model.cfg["context_length"])
     try:
         tokens = av.text_tokens(text or "", limit)
-    except ValueError as err:
+    except UserError as err:
         st.info(f"{str(err).capitalize()}.")
         return
     if source.trained and not tokens.gpt2:

@@ -8,9 +8,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.widgets import param_view as pv
+from core.errors import UserError
 from core.gpt.config import PRESETS, validate_config
 from core.gpt.params import ParameterCount, count_parameters
+from core.widgets import param_view as pv
 
 DIMENSIONS = {  # key: (label, upper bound, help)
     "emb_dim": ("emb_dim", 16_384, "numbers per token vector"),
@@ -68,7 +69,7 @@ def config_section(key: str) -> tuple[str, dict[str, Any]] | None:
         name = "your model"
     try:
         return name, validate_config(cfg)
-    except ValueError as err:
+    except UserError as err:
         st.error(f"These dimensions do not make a model: {err}.")
         return None
 

@@ -14,19 +14,46 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.widgets import run_view
+from core.app.corpora import (
+    JOURNAL,
+    MAX_UPLOAD_MB,
+    UPLOAD,
+    VERDICT,
+    journal_text,
+    uploaded_text,
+    verdict_available,
+    verdict_text,
+)
+from core.app.estimates import (
+    available_memory,
+    estimate_training,
+    format_duration,
+    measured_flops,
+)
+from core.errors import UserError
 from core.gpt.checkpoint import (
-    Checkpoint, CheckpointError, current_checkpoint, delete_run, list_runs, read_checkpoint, run_path,
+    Checkpoint,
+    CheckpointError,
+    current_checkpoint,
+    delete_run,
+    list_runs,
+    read_checkpoint,
+    run_path,
 )
 from core.gpt.config import PRESETS
-from core.app.corpora import JOURNAL, MAX_UPLOAD_MB, UPLOAD, VERDICT, journal_text, uploaded_text, verdict_available, verdict_text
-from core.gpt.data import TextTooShortError
-from core.app.estimates import available_memory, estimate_training, format_duration, measured_flops
 from core.gpt.fastpath import bf16_supported
 from core.gpt.params import count_parameters
-from core.widgets.token_view import CorpusUnavailable
 from core.gpt.tokenizers import TokenizerUnavailable, encode
-from core.gpt.train import BOOK_PROMPT, CorpusError, TrainSettings, make_loaders, model_config, pretrain_run
+from core.gpt.train import (
+    BOOK_PROMPT,
+    CorpusError,
+    TrainSettings,
+    make_loaders,
+    model_config,
+    pretrain_run,
+)
+from core.widgets import run_view
+from core.widgets.token_view import CorpusUnavailable
 from ui import training_job as tj
 
 CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)', UPLOAD: "Your own .txt file"}
@@ -196,7 +223,7 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
                                  grad_clip=float(clip) or None, seed=int(seed), bf16=bool(bf16))
         cfg = resume.config if resume else model_config(preset, context_length)
         train_loader, _ = make_loaders(corpus.token_ids, cfg["context_length"], int(batch_size), seed=int(seed))
-    except (ValueError, TextTooShortError) as err:
+    except UserError as err:
         st.error(str(err), icon=":material/error:")
         return None
     estimate = estimate_training(cfg, len(train_loader), settings.epochs, int(batch_size), settings.eval_freq,

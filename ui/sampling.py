@@ -14,17 +14,25 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.widgets import sampling_view as sv
-from core.gpt.checkpoint import CheckpointError
+from core.app.model_sources import ModelSource, download_source, model_sources
+from core.errors import UserError
 from core.gpt.config import GPT2_VOCAB_SIZE
 from core.gpt.generate import Stages, generate, next_token_distribution
 from core.gpt.model import GPTModel
-from core.app.model_sources import ModelSource, download_source, model_sources
+from core.gpt.tokenizers import (
+    TokenizerUnavailable,
+    check_text_length,
+    decode,
+    encode,
+    gpt2_tokenizer,
+)
+from core.gpt.weights import WeightsUnavailable
+from core.widgets import sampling_view as sv
 from core.widgets.run_view import shorten_line_breaks
 from core.widgets.token_view import bytes_label
-from core.gpt.tokenizers import TextTooLong, TokenizerUnavailable, check_text_length, decode, encode, gpt2_tokenizer
-from core.gpt.weights import WeightsError, WeightsUnavailable
-from ui.attention import cached_model  # one cache: the same loaded model serves both widgets
+from ui.attention import (
+    cached_model,  # one cache: the same loaded model serves both widgets
+)
 
 MAX_PROMPT_CHARS = 5_000
 DEFAULT_PROMPT = "Every effort moves you"
@@ -67,7 +75,7 @@ def model_section(key: str) -> tuple[ModelSource, GPTModel] | None:
         st.caption(f"{source.label}: {source.detail}.")
     try:
         return source, cached_model(source)
-    except (CheckpointError, WeightsError, ValueError) as err:
+    except UserError as err:
         st.error(f"Could not load {source.label}: {err}", icon=":material/error:")
         return None
 
@@ -81,7 +89,7 @@ def prompt_section(key: str, model: GPTModel, compact: bool = False) -> Prompt |
         return None
     try:
         ids = encode(check_text_length(text, MAX_PROMPT_CHARS), allow_special=True)
-    except (TextTooLong, ValueError) as err:
+    except UserError as err:
         st.error(str(err), icon=":material/error:")
         return None
     except TokenizerUnavailable as err:
@@ -178,7 +186,7 @@ def _next_token(key: str, model: GPTModel, ids: list[int], strategy: sv.Strategy
     picks = st.session_state[f"{key}_steps"]["picks"]
     try:
         _, pick = sv.pick_next(model, ids, strategy, seed(key), len(picks))
-    except ValueError as err:
+    except UserError as err:
         st.session_state[f"{key}_step_error"] = str(err)
         return
     picks.append(pick)
@@ -194,7 +202,7 @@ def steps_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strate
     ids = prompt.ids + [p.id for p in picks]
     try:
         stages = next_token_distribution(model, ids, strategy.temperature, strategy.top_k, strategy.top_p)
-    except ValueError as err:
+    except UserError as err:
         st.error(str(err), icon=":material/error:")
         return
     cols = st.columns([1, 1, 2])
@@ -275,7 +283,7 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
             with st.spinner("Generating..."):
                 out = generate(model, torch.tensor([prompt.ids]), int(count), temperature=strategy.temperature,
                                top_k=strategy.top_k, top_p=strategy.top_p, use_cache=use_cache, seed=seed(key))
-        except ValueError as err:
+        except UserError as err:
             st.error(str(err), icon=":material/error:")
             return
         seconds = time.perf_counter() - started
@@ -311,7 +319,7 @@ def compact(key: str) -> None:
         source = next(s for s in model_sources() if s.kind == "random")
     try:
         model = cached_model(source)
-    except (CheckpointError, WeightsError, ValueError) as err:
+    except UserError as err:
         st.warning(f"Could not load {source.label}: {err}", icon=":material/error:")
         return
     st.caption(f"Model: {source.label}.")

@@ -13,9 +13,15 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.widgets import run_view
 from core.app import spam_batch as sb
-from core.gpt.checkpoint import Checkpoint, CheckpointError, current_checkpoint, list_runs
+from core.app.estimates import estimate_training, format_duration, measured_flops
+from core.app.model_sources import ModelSource, load_source, model_sources
+from core.gpt.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    current_checkpoint,
+    list_runs,
+)
 from core.gpt.classifier import (
     BOOK_RECIPE,
     SCRATCH_RECIPE,
@@ -28,11 +34,18 @@ from core.gpt.classifier import (
     finetune_run,
     load_classifier,
 )
-from core.app.estimates import estimate_training, format_duration, measured_flops
-from core.app.model_sources import ModelSource, load_source, model_sources
-from core.paths import cache_dir, data_dir, find_data_file
-from core.gpt.spam_data import DATA_FILE, LABELS, Message, SpamDataError, balanced_splits, download_messages, read_messages
+from core.gpt.spam_data import (
+    DATA_FILE,
+    LABELS,
+    Message,
+    SpamDataError,
+    balanced_splits,
+    download_messages,
+    read_messages,
+)
 from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
+from core.paths import cache_dir, data_dir, find_data_file
+from core.widgets import run_view
 from ui import training_job as tj
 from ui.pretraining import DASHES, loss_chart
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.widgets import token_view as tv
+from core.app.corpora import JOURNAL, VERDICT, verdict_available, verdict_text
 from core.gpt.bpe import BPETokenizer, train_bpe
 from core.gpt.config import PRESETS
-from core.app.corpora import JOURNAL, VERDICT, verdict_available, verdict_text
 from core.gpt.data import TextTooShortError
-from core.widgets.embedding_view import embed_tokens
 from core.gpt.tokenizers import TokenizerUnavailable, UnknownWordError, gpt2_tokenizer
+from core.widgets import token_view as tv
+from core.widgets.embedding_view import embed_tokens
 from ui.heatmap import heatmap, numbered
 
 GPT2 = "GPT-2 BPE (tiktoken)"

@@ -11,10 +11,10 @@ import hashlib
 import urllib.request
 from pathlib import Path
 
-from core.gpt.checkpoint import _atomic_write
+from core.atomic import write_bytes
+from core.gpt.train import CorpusError
 from core.paths import cache_dir, find_data_file
 from core.widgets.token_view import CorpusUnavailable, corpus_text
-from core.gpt.train import CorpusError
 
 JOURNAL = "journal"
 VERDICT = "the-verdict"
@@ -52,7 +52,7 @@ def verdict_text(download: bool = True, timeout: float = 20.0) -> str:
     if hashlib.sha256(data).hexdigest() != VERDICT_SHA256:
         raise CorpusUnavailable(f"The download from {VERDICT_URL} is not the expected text (checksum differs).")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(target, lambda tmp: Path(tmp).write_bytes(data))
+    write_bytes(target, data)
     return data.decode("utf-8")
 
 

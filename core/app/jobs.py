@@ -11,11 +11,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from core.errors import UserError
+
 # A job's work: given the stop flag, an iterable of events that checks it between steps.
 JobWork = Callable[[threading.Event], Iterable[Any]]
 
 
-class JobBusyError(RuntimeError):
+class JobBusyError(UserError):
     """A training job is already running on this server."""
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import torch
 
+from core.errors import UserError
 from core.gpt.checkpoint import current_checkpoint, load_model
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
-from core.paths import cache_dir
 from core.gpt.weights import HF_REPOS, download_gpt2, gpt2_config, load_hf_gpt2_file
+from core.paths import cache_dir
 
 GPT2_SIZE = "gpt2-small"  # the larger sizes do not fit a hosted demo's memory
 GPT2_DOWNLOAD_MB = 548
@@ -98,7 +99,7 @@ def random_model(preset: str = RANDOM_PRESET, seed: int = RANDOM_SEED) -> GPTMod
 def load_source(source: ModelSource) -> GPTModel:
     """The source's model in evaluation mode (typed errors from checkpoint and weights loading)."""
     if source.needs_download or (source.kind != "random" and source.path is None):
-        raise ValueError(f"{source.label} is not on this machine yet: download it first")
+        raise UserError(f"{source.label} is not on this machine yet: download it first")
     if source.kind == "checkpoint":
         return load_model(source.path)[0]
     if source.kind == "gpt2":

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
+from core.errors import UserError
 from core.gpt.classifier import ClassifierInputError, GPTClassifier, classify
 from core.gpt.spam_data import LABELS
 from core.gpt.tokenizers import InvalidText, TextTooLong
@@ -27,7 +28,7 @@ LABEL_COLUMNS = ("label", "class", "category", "v1")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class BatchFileError(ValueError):
+class BatchFileError(UserError):
     """A CSV file that cannot be tested: too big, not UTF-8, not a table, or without a message column."""
 
 

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.errors import UserError
+
 # The book's running example (section 3.3.1): six tokens embedded in three dimensions.
 TOY_TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
 TOY_INPUTS = torch.tensor(
@@ -67,12 +69,12 @@ def attention_steps(
     (the book's simplified attention of section 3.3, which also skips the scaling: `scale=False`).
     """
     if inputs.dim() != 2 or inputs.shape[0] == 0:
-        raise ValueError(f"inputs must be a non-empty (tokens, dims) matrix, got shape {tuple(inputs.shape)}")
+        raise UserError(f"inputs must be a non-empty (tokens, dims) matrix, got shape {tuple(inputs.shape)}")
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        raise UserError(f"dropout must be in [0, 1), got {dropout}")
     given = [w is not None for w in (w_query, w_key, w_value)]
     if any(given) and not all(given):
-        raise ValueError("give all three projection matrices or none")
+        raise UserError("give all three projection matrices or none")
     if all(given):
         queries, keys, values = inputs @ w_query, inputs @ w_key, inputs @ w_value
     else:
@@ -143,7 +145,7 @@ class MultiHeadAttention(nn.Module):
     ):
         super().__init__()
         if d_out % num_heads:
-            raise ValueError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads})")
+            raise UserError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads})")
         self.d_out = d_out
         self.num_heads = num_heads
         self.head_dim = d_out // num_heads

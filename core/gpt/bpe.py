@@ -15,6 +15,7 @@ from typing import Sequence
 
 import regex
 
+from core.errors import UserError
 from core.gpt.tokenizers import utf8_bytes
 
 # tiktoken's pattern for the gpt2 encoding (contractions, letters, digits, other, whitespace)
@@ -116,7 +117,7 @@ class BPETokenizer:
         bad = [i for i in ids if i not in self.vocab]
         if bad:
             last = self.vocab_size - 1
-            raise ValueError(f"token id(s) {bad[:5]} outside the vocabulary 0..{last}")
+            raise UserError(f"token id(s) {bad[:5]} outside the vocabulary 0..{last}")
         return [self.vocab[i] for i in ids]
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -135,9 +136,9 @@ def train_bpe(text: str, vocab_size: int, pattern: str | None = GPT2_SPLIT_PATTE
     then rescans the text (about 5 s for 1,000 tokens on the-verdict, against 0.2 s chunked).
     """
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
-        raise ValueError(f"vocab_size must be a whole number, got {vocab_size!r}")
+        raise UserError(f"vocab_size must be a whole number, got {vocab_size!r}")
     if not 256 <= vocab_size <= MAX_BPE_VOCAB_SIZE:
-        raise ValueError(
+        raise UserError(
             f"vocab_size must be between 256 (the byte tokens) and {MAX_BPE_VOCAB_SIZE:,}, "
             f"got {vocab_size:,}"
         )

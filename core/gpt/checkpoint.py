@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +23,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from core.atomic import atomic_write, write_text
+from core.errors import UserError
 from core.gpt.config import validate_config
 from core.gpt.model import GPTModel
 from core.paths import runs_dir
@@ -39,7 +39,7 @@ MAX_META_BYTES = 64 * 1024 * 1024
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that is missing, not ours, damaged, or does not fit the model."""
 
 
@@ -141,20 +141,6 @@ def delete_run(run_id: str, root: Path | None = None) -> None:
 # Saving
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _file_record(path: Path) -> dict[str, Any]:
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
 
@@ -199,21 +185,21 @@ def save_checkpoint(
 ) -> Checkpoint:
     """Write a complete checkpoint into `run_dir` (created if needed), atomically file by file."""
     if status not in ("finished", "stopped"):
-        raise ValueError(f"status must be 'finished' or 'stopped', got {status!r}")
+        raise UserError(f"status must be 'finished' or 'stopped', got {status!r}")
     if tokenizer not in TOKENIZERS:
-        raise ValueError(f"unknown tokenizer {tokenizer!r}")
+        raise UserError(f"unknown tokenizer {tokenizer!r}")
     run_dir = Path(run_dir)
     json.dumps([history, settings, progress], allow_nan=False)  # fail before writing anything
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         weights = run_dir / WEIGHTS_FILE
         tensors = {name: t.detach().cpu().contiguous() for name, t in model_tensors(model).items()}
-        _atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+        atomic_write(weights, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
         optimizer_record = None
         if optimizer is not None:
             opt_path = run_dir / OPTIMIZER_FILE
             state = optimizer_tensors(model, optimizer)
-            _atomic_write(opt_path, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+            atomic_write(opt_path, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
             optimizer_record = _file_record(opt_path)
         meta = {
             "format": FORMAT,
@@ -230,7 +216,7 @@ def save_checkpoint(
             "history": history,
         }
         text = json.dumps(meta, indent=1, allow_nan=False)
-        _atomic_write(run_dir / META_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_text(run_dir / META_FILE, text)
     except OSError as err:
         raise CheckpointError(f"could not save the checkpoint in {run_dir}: {err.strerror or err}") from err
     return Checkpoint(run_dir, meta)

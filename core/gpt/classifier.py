@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from core.errors import UserError
 from core.gpt.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -42,9 +43,24 @@ from core.gpt.config import GPT2_VOCAB_SIZE
 from core.gpt.fastpath import autocast_context, make_adamw
 from core.gpt.generate import inference
 from core.gpt.model import GPTModel
+from core.gpt.spam_data import (
+    LABELS,
+    PAD_TOKEN_ID,
+    Message,
+    SpamDataset,
+    balanced_splits,
+    create_spam_loaders,
+    random_crops,
+)
+from core.gpt.train import (
+    DoneEvent,
+    StartEvent,
+    StepEvent,
+    TrainingDiverged,
+    TrainSettings,
+    learning_rate,
+)
 from core.paths import runs_dir
-from core.gpt.spam_data import LABELS, PAD_TOKEN_ID, Message, SpamDataset, balanced_splits, create_spam_loaders, random_crops
-from core.gpt.train import DoneEvent, StartEvent, StepEvent, TrainingDiverged, TrainSettings, learning_rate
 
 POOLINGS = ("last", "mean", "max")
 CHECKPOINT_KIND = "classifier"
@@ -54,7 +70,7 @@ UNKNOWN_ID, PAD_ID = 0, 1  # the first two IDs of a compact vocabulary
 BOOK_SETTINGS = TrainSettings(epochs=5, lr=5e-5, weight_decay=0.1, eval_freq=50, eval_iter=5)
 
 
-class ClassifierInputError(ValueError):
+class ClassifierInputError(UserError):
     """Text that cannot be classified (empty or blank)."""
 
 
@@ -81,9 +97,9 @@ def compact_id_map(token_rows: Sequence[Sequence[int]], min_count: int = 1, pad_
 def check_id_map(id_map: torch.Tensor, vocab_size: int) -> None:
     """ValueError unless `id_map` maps every GPT-2 ID into 0..vocab_size-1."""
     if id_map.shape != (GPT2_VOCAB_SIZE,) or id_map.dtype != torch.long:
-        raise ValueError(f"id_map must be {GPT2_VOCAB_SIZE} integers (one per GPT-2 token), got {id_map.dtype} {tuple(id_map.shape)}")
+        raise UserError(f"id_map must be {GPT2_VOCAB_SIZE} integers (one per GPT-2 token), got {id_map.dtype} {tuple(id_map.shape)}")
     if int(id_map.min()) < 0 or int(id_map.max()) >= vocab_size:
-        raise ValueError(f"id_map points outside the model's vocabulary of {vocab_size}")
+        raise UserError(f"id_map points outside the model's vocabulary of {vocab_size}")
 
 
 class GPTClassifier(nn.Module):
@@ -105,12 +121,12 @@ class GPTClassifier(nn.Module):
     ):
         super().__init__()
         if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+            raise UserError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if len(labels) < 2 or len(set(labels)) != len(labels):
-            raise ValueError(f"need at least two distinct labels, got {list(labels)}")
+            raise UserError(f"need at least two distinct labels, got {list(labels)}")
         context = gpt.cfg["context_length"]
         if max_length is not None and not 1 <= max_length <= context:
-            raise ValueError(f"max_length must be between 1 and the context length {context}, got {max_length}")
+            raise UserError(f"max_length must be between 1 and the context length {context}, got {max_length}")
         if id_map is not None:
             check_id_map(id_map, gpt.cfg["vocab_size"])
         # A new head (section 6.5); a tied head stops being tied: it no longer scores tokens.
@@ -131,7 +147,7 @@ class GPTClassifier(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         real = idx != self.pad_id
         if not bool(real.any(dim=1).all()):
-            raise ValueError("every text needs at least one real (non-padding) token")
+            raise UserError("every text needs at least one real (non-padding) token")
         width = int(real.any(dim=0).nonzero().max()) + 1
         idx, real = idx[:, :width], real[:, :width]
         token_logits = self.gpt(idx if self.id_map is None else self.id_map[idx])  # (batch, tokens, classes)
@@ -161,7 +177,7 @@ def freeze_for_finetuning(classifier: GPTClassifier, trainable_blocks: int | Lit
         gpt.final_norm.requires_grad_(True)
         gpt.out_head.requires_grad_(True)
     else:
-        raise ValueError(f"trainable_blocks must be 0..{n_layers} or 'all', got {trainable_blocks!r}")
+        raise UserError(f"trainable_blocks must be 0..{n_layers} or 'all', got {trainable_blocks!r}")
     return sum(p.numel() for p in classifier.parameters() if p.requires_grad)
 
 
@@ -191,7 +207,7 @@ def loss_and_accuracy(
     """Mean cross-entropy per batch and the fraction right over the first `num_batches` batches
     (`bf16`: under the fast path's autocast, as during training)."""
     if len(loader) == 0:
-        raise ValueError("the data loader has no batches")
+        raise UserError("the data loader has no batches")
     num_batches = len(loader) if num_batches is None else min(num_batches, len(loader))
     loss, correct, seen = 0.0, 0, 0
     with inference(classifier), autocast_context(bf16):
@@ -222,10 +238,10 @@ def train_classifier(
     """
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0 or len(val_loader) == 0:
-        raise ValueError("the training and validation loaders need at least one batch each")
+        raise UserError("the training and validation loaders need at least one batch each")
     params = [p for p in classifier.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("every weight is frozen: nothing to train")
+        raise UserError("every weight is frozen: nothing to train")
     total_steps = settings.epochs * steps_per_epoch
     optimizer = make_adamw(params, settings.lr, settings.weight_decay)
     torch.manual_seed(settings.seed)
@@ -295,7 +311,7 @@ class SplitEvaluation:
 def evaluate_classifier(classifier: GPTClassifier, dataset: SpamDataset, batch_size: int = 64) -> SplitEvaluation:
     """Accuracy, mean loss, confusion matrix and every misclassified message of `dataset`."""
     if len(dataset) == 0:
-        raise ValueError("the dataset has no messages to evaluate")
+        raise UserError("the dataset has no messages to evaluate")
     n = len(classifier.labels)
     confusion = [[0] * n for _ in range(n)]
     wrong, loss = [], 0.0
@@ -449,7 +465,7 @@ class Recipe:
         if not (0.0 <= self.crop_prob <= 1.0 and 0.0 < self.crop_min <= 1.0):
             problems.append(f"need 0 <= crop_prob <= 1 and 0 < crop_min <= 1, got {self.crop_prob} and {self.crop_min}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise UserError("; ".join(problems))
 
 
 # The book's recipe for a pretrained model (section 6.7).
@@ -478,7 +494,7 @@ def scratch_classifier(train_dataset: SpamDataset, recipe: Recipe = SCRATCH_RECI
     """A randomly initialised GPT classifier of `recipe.model`'s size, its compact vocabulary taken
     from the training messages and its context from their padded width."""
     if recipe.model is None:
-        raise ValueError("the recipe has no model size to build from scratch")
+        raise UserError("the recipe has no model size to build from scratch")
     if recipe.min_count > 0:
         id_map = compact_id_map(train_dataset.input_ids.tolist(), recipe.min_count, train_dataset.pad_id)
         vocab_size = int(id_map.max()) + 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import UserError
+
 GPT2_VOCAB_SIZE = 50257
 
 _GPT2_BASE = {
@@ -30,7 +32,7 @@ OPTIONAL_DEFAULTS = {"drop_rate": 0.0, "qkv_bias": False, "tie_weights": False}
 def get_preset(name: str, **overrides: Any) -> dict[str, Any]:
     """A copy of preset `name` with `overrides` applied, validated."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return validate_config({**PRESETS[name], **overrides})
 
 
@@ -38,22 +40,22 @@ def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """Return a complete copy of `cfg`, or raise ValueError saying what is wrong."""
     missing = [key for key in REQUIRED_KEYS if key not in cfg]
     if missing:
-        raise ValueError(f"config is missing {', '.join(missing)}")
+        raise UserError(f"config is missing {', '.join(missing)}")
     out = {**OPTIONAL_DEFAULTS, **cfg}
     for key in REQUIRED_KEYS:
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+            raise UserError(f"{key} must be a positive integer, got {value!r}")
     if out["emb_dim"] % out["n_heads"]:
-        raise ValueError(
+        raise UserError(
             f"emb_dim ({out['emb_dim']}) must be divisible by n_heads ({out['n_heads']}): "
             "each head gets emb_dim / n_heads dimensions"
         )
     drop = out["drop_rate"]
     if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
-        raise ValueError(f"drop_rate must be in [0, 1), got {drop!r}")
+        raise UserError(f"drop_rate must be in [0, 1), got {drop!r}")
     out["drop_rate"] = float(drop)
     for key in ("qkv_bias", "tie_weights"):
         if not isinstance(out[key], bool):
-            raise ValueError(f"{key} must be true or false, got {out[key]!r}")
+            raise UserError(f"{key} must be true or false, got {out[key]!r}")
     return out

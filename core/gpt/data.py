@@ -11,8 +11,10 @@ from typing import Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from core.errors import UserError
 
-class TextTooShortError(ValueError):
+
+class TextTooShortError(UserError):
     """The text has fewer tokens than one input/target window needs."""
 
 
@@ -21,7 +23,7 @@ class GPTDataset(Dataset):
 
     def __init__(self, token_ids: Sequence[int], max_length: int, stride: int):
         if max_length < 1 or stride < 1:
-            raise ValueError(f"max_length and stride must be at least 1, got {max_length} and {stride}")
+            raise UserError(f"max_length and stride must be at least 1, got {max_length} and {stride}")
         ids = torch.as_tensor(list(token_ids), dtype=torch.long)
         needed = max_length + 1
         if len(ids) < needed:
@@ -44,7 +46,7 @@ class GPTDataset(Dataset):
 def split_token_ids(token_ids: Sequence[int], train_ratio: float = 0.9) -> tuple[list[int], list[int]]:
     """Split a token sequence into a training head and a validation tail (section 5.1.3)."""
     if not 0.0 < train_ratio < 1.0:
-        raise ValueError(f"train_ratio must be strictly between 0 and 1, got {train_ratio}")
+        raise UserError(f"train_ratio must be strictly between 0 and 1, got {train_ratio}")
     ids = list(token_ids)
     cut = int(train_ratio * len(ids))
     return ids[:cut], ids[cut:]
@@ -61,7 +63,7 @@ def create_dataloader(
 ) -> DataLoader:
     """A DataLoader of (inputs, targets) batches, each of shape (batch_size, max_length)."""
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise UserError(f"batch_size must be at least 1, got {batch_size}")
     dataset = GPTDataset(token_ids, max_length, stride)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     # Never drop the only (partial) batch: a tiny corpus would otherwise give an empty loader.

@@ -25,6 +25,8 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator, TypeVar
 
 import torch
 
+from core.errors import UserError
+
 BF16_ENV = "LLM_JOURNAL_BF16"  # set to 0 to keep every product in float32
 
 
@@ -154,9 +156,9 @@ def head_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torc
     """
     vocab = weight.shape[0]
     if targets.numel() == 0:
-        raise ValueError("no targets: the batch has no tokens")
+        raise UserError("no targets: the batch has no tokens")
     if int(targets.min()) < 0 or int(targets.max()) >= vocab:
-        raise ValueError(f"target token IDs must be in 0..{vocab - 1}")
+        raise UserError(f"target token IDs must be in 0..{vocab - 1}")
     dtype = _compute_dtype(hidden)
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return _HeadCrossEntropy.apply(hidden, weight, targets, dtype)

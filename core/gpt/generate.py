@@ -14,6 +14,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from core.errors import UserError
 from core.gpt.model import GPTModel
 
 MIN_TEMPERATURE = 1e-4  # below this, logits / temperature overflows; use 0 for greedy
@@ -37,17 +38,17 @@ def check_sampling(
 ) -> None:
     """Raise ValueError with a clear message when a sampling setting is out of range."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be a number, got {temperature!r}")
+        raise UserError(f"temperature must be a number, got {temperature!r}")
     if temperature < 0:
-        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+        raise UserError(f"temperature must be 0 (greedy) or positive, got {temperature}")
     if 0 < temperature < MIN_TEMPERATURE:
-        raise ValueError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}, got {temperature}")
+        raise UserError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}, got {temperature}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= vocab_size):
-        raise ValueError(f"top_k must be a whole number from 1 to the vocabulary size {vocab_size}, got {top_k!r}")
+        raise UserError(f"top_k must be a whole number from 1 to the vocabulary size {vocab_size}, got {top_k!r}")
     if top_p is not None and (
         isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0
     ):
-        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+        raise UserError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
 def sampling_stages(
@@ -113,12 +114,12 @@ def _as_batch(model: GPTModel, idx: torch.Tensor | Sequence[int]) -> torch.Tenso
     if idx.dim() == 1:
         idx = idx.unsqueeze(0)
     if idx.dim() != 2 or idx.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-        raise ValueError(f"expected integer token IDs of shape (batch, tokens), got {idx.dtype} {tuple(idx.shape)}")
+        raise UserError(f"expected integer token IDs of shape (batch, tokens), got {idx.dtype} {tuple(idx.shape)}")
     if idx.shape[1] == 0:
-        raise ValueError("the prompt is empty: give at least one token")
+        raise UserError("the prompt is empty: give at least one token")
     vocab = model.cfg["vocab_size"]
     if int(idx.min()) < 0 or int(idx.max()) >= vocab:
-        raise ValueError(f"token IDs must be in 0..{vocab - 1} (the model's vocabulary)")
+        raise UserError(f"token IDs must be in 0..{vocab - 1} (the model's vocabulary)")
     return idx.long().to(next(model.parameters()).device)
 
 
@@ -132,7 +133,7 @@ def next_token_distribution(
     """Every sampling stage for the token after `idx` (one sequence; cropped to the context window)."""
     idx = _as_batch(model, idx)
     if idx.shape[0] != 1:
-        raise ValueError(f"give one sequence, got a batch of {idx.shape[0]}")
+        raise UserError(f"give one sequence, got a batch of {idx.shape[0]}")
     check_sampling(temperature, top_k, top_p, model.cfg["vocab_size"])
     with inference(model):
         logits = model(idx[:, -model.cfg["context_length"] :])[0, -1]
@@ -181,12 +182,12 @@ def generate(
     window = model.cfg["context_length"]
     context_size = window if context_size is None else context_size
     if isinstance(context_size, bool) or not isinstance(context_size, int) or not 1 <= context_size <= window:
-        raise ValueError(f"context_size must be from 1 to the model's context length {window}, got {context_size!r}")
+        raise UserError(f"context_size must be from 1 to the model's context length {window}, got {context_size!r}")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
+        raise UserError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
     vocab = model.cfg["vocab_size"]
     if eos_id is not None and not 0 <= eos_id < vocab:
-        raise ValueError(f"eos_id must be in 0..{vocab - 1}, got {eos_id}")
+        raise UserError(f"eos_id must be in 0..{vocab - 1}, got {eos_id}")
     check_sampling(temperature, top_k, top_p, vocab)
     generator = make_generator(seed)
 
@@ -224,10 +225,13 @@ def generate_text(
     A prompt longer than the context window is cropped from the left, so a huge paste costs
     one tokenizer pass, not memory in the model. `sampling` takes `generate`'s keyword settings.
     """
-    from core.gpt.tokenizers import decode, encode  # the tokenizer loads only when text is used
+    from core.gpt.tokenizers import (  # the tokenizer loads only when text is used
+        decode,
+        encode,
+    )
 
     if not prompt:
-        raise ValueError("the prompt is empty: type at least one character")
+        raise UserError("the prompt is empty: type at least one character")
     ids = torch.tensor([encode(prompt, allow_special=True)], dtype=torch.long)
     out = generate(model, ids, max_new_tokens, **sampling)
     return decode(out[0, ids.shape[1] :].tolist())

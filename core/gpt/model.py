@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.errors import UserError
 from core.gpt.attention import KVCache, MultiHeadAttention
 from core.gpt.config import validate_config
 from core.gpt.fastpath import head_cross_entropy
@@ -105,7 +106,7 @@ class GPTModel(nn.Module):
         """Mean next-token cross-entropy (section 5.1.2): `F.cross_entropy(self(in_idx).flatten(0, 1),
         targets.flatten())`, computed without holding every token's 50,257 scores at once."""
         if targets.shape != in_idx.shape:
-            raise ValueError(f"targets {tuple(targets.shape)} must have the inputs' shape {tuple(in_idx.shape)}")
+            raise UserError(f"targets {tuple(targets.shape)} must have the inputs' shape {tuple(in_idx.shape)}")
         hidden = self._run(in_idx, None, need_weights=False)[0]
         return head_cross_entropy(hidden.flatten(0, 1), self.out_head.weight, targets.flatten())
 
@@ -119,11 +120,11 @@ class GPTModel(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Final-normalised hidden states (batch, tokens, emb_dim) and, if asked, every layer's attention."""
         if in_idx.dim() != 2 or in_idx.shape[1] == 0:
-            raise ValueError(f"expected token IDs of shape (batch, tokens) with tokens >= 1, got {tuple(in_idx.shape)}")
+            raise UserError(f"expected token IDs of shape (batch, tokens) with tokens >= 1, got {tuple(in_idx.shape)}")
         past = 0 if cache is None else len(cache)
         num_tokens = in_idx.shape[1]
         if past + num_tokens > self.cfg["context_length"]:
-            raise ValueError(
+            raise UserError(
                 f"{past + num_tokens} tokens do not fit the context window of {self.cfg['context_length']}; "
                 "keep only the last context_length tokens (generation crops from the left)"
             )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import random
-import tempfile
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from typing import Callable, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from core.atomic import write_bytes
+from core.errors import UserError
 from core.paths import cache_dir, find_data_file
 
 LABELS = ("ham", "spam")  # class index -> name
@@ -33,7 +34,7 @@ ZIP_MEMBER = "SMSSpamCollection"
 MAX_FILE_BYTES = 20_000_000  # the real file is 0.5 MB; anything far bigger is not it
 
 
-class SpamDataError(ValueError):
+class SpamDataError(UserError):
     """The spam collection file is missing, empty or malformed."""
 
 
@@ -134,15 +135,7 @@ def download_messages(url: str = UCI_URL, folder: str | os.PathLike | None = Non
     parse_bytes(content, source=f"{ZIP_MEMBER} from {url}")
     target.mkdir(parents=True, exist_ok=True)
     path = target / Path(DATA_FILE).name
-    fd, tmp = tempfile.mkstemp(dir=target, prefix=".download-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes(path, content)
 
 
 def load_messages(path: str | os.PathLike | None = None, download: bool = True) -> list[Message]:
@@ -176,7 +169,7 @@ def split_messages(
 ) -> SpamSplits:
     """Shuffle with `seed` and cut into train / validation / test (the rest) as in section 6.2."""
     if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac < 1):
-        raise ValueError(f"need 0 < train_frac, 0 <= val_frac and a sum below 1; got {train_frac} and {val_frac}")
+        raise UserError(f"need 0 < train_frac, 0 <= val_frac and a sum below 1; got {train_frac} and {val_frac}")
     shuffled = list(messages)
     random.Random(seed).shuffle(shuffled)
     train_end = int(len(shuffled) * train_frac)
@@ -204,9 +197,9 @@ class SpamDataset(Dataset):
         pad_id: int = PAD_TOKEN_ID,
     ):
         if not messages:
-            raise ValueError("a SpamDataset needs at least one message")
+            raise UserError("a SpamDataset needs at least one message")
         if max_length is not None and max_length < 1:
-            raise ValueError(f"max_length must be at least 1, got {max_length}")
+            raise UserError(f"max_length must be at least 1, got {max_length}")
         self.messages = list(messages)
         self.pad_id = pad_id
         encoded = [encode(m.text) for m in self.messages]
@@ -246,7 +239,7 @@ def create_spam_loaders(
 ) -> SpamLoaders:
     """Loaders as in section 6.3: shuffled training batches (last partial one dropped), ordered evaluation."""
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise UserError(f"batch_size must be at least 1, got {batch_size}")
     if encode is None:
         from core.gpt.tokenizers import encode
     train = SpamDataset(splits.train, encode, max_length, pad_id)
@@ -273,7 +266,7 @@ def random_crops(
     long); stretches of messages teach it to find the spam signs wherever they are.
     """
     if not (0.0 <= prob <= 1.0 and 0.0 < min_frac <= 1.0):
-        raise ValueError(f"need 0 <= prob <= 1 and 0 < min_frac <= 1, got {prob} and {min_frac}")
+        raise UserError(f"need 0 <= prob <= 1 and 0 < min_frac <= 1, got {prob} and {min_frac}")
     rows, width = inputs.shape
     lengths = (inputs != pad_id).sum(dim=1)
     crop = torch.rand(rows, generator=generator) < prob

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import tiktoken
 
+from core.errors import Unavailable, UserError
 from core.paths import data_dir
 
 MAX_TEXT_CHARS = 100_000  # what the app tokenizes at once; a 1 MB paste gets a clear message
@@ -20,11 +21,11 @@ ENDOFTEXT = "<|endoftext|>"
 UNKNOWN = "<|unk|>"
 
 
-class TokenizerUnavailable(RuntimeError):
+class TokenizerUnavailable(Unavailable):
     """The GPT-2 vocabulary could not be loaded (offline and no local copy)."""
 
 
-class TextTooLong(ValueError):
+class TextTooLong(UserError):
     """More text than the app tokenizes at once."""
 
     def __init__(self, n_chars: int, limit: int):
@@ -35,11 +36,11 @@ class TextTooLong(ValueError):
         )
 
 
-class InvalidText(ValueError):
+class InvalidText(UserError):
     """Text that cannot be turned into UTF-8 bytes (a lone surrogate code point)."""
 
 
-class UnknownWordError(ValueError):
+class UnknownWordError(UserError):
     """`SimpleTokenizerV1` met words that are not in its vocabulary."""
 
     def __init__(self, words: list[str]):
@@ -115,7 +116,7 @@ def decode(ids: Sequence[int]) -> str:
     enc = gpt2_tokenizer()
     bad = [i for i in ids if not 0 <= i < enc.n_vocab]
     if bad:
-        raise ValueError(f"token id(s) {bad[:5]} outside GPT-2's vocabulary 0..{enc.n_vocab - 1}")
+        raise UserError(f"token id(s) {bad[:5]} outside GPT-2's vocabulary 0..{enc.n_vocab - 1}")
     return enc.decode(list(ids))
 
 
@@ -155,7 +156,7 @@ class SimpleTokenizerV1:
         bad = [i for i in ids if i not in self.int_to_str]
         if bad:
             n = len(self.int_to_str)
-            raise ValueError(f"token id(s) {bad[:5]} not in the vocabulary of {n} words")
+            raise UserError(f"token id(s) {bad[:5]} not in the vocabulary of {n} words")
         text = " ".join(self.int_to_str[i] for i in ids)
         return re.sub(r'\s+([,.:;?!"()\'])', r"\1", text)  # no space before punctuation
 
@@ -166,7 +167,7 @@ class SimpleTokenizerV2(SimpleTokenizerV1):
 
     def __init__(self, vocab: dict[str, int]):
         if UNKNOWN not in vocab:
-            raise ValueError(f"SimpleTokenizerV2 needs {UNKNOWN} in its vocabulary")
+            raise UserError(f"SimpleTokenizerV2 needs {UNKNOWN} in its vocabulary")
         super().__init__(vocab)
 
     def encode(self, text: str) -> list[int]:
@@ -215,9 +216,9 @@ def token_spans(
     """
     data = utf8_bytes(text)
     if b"".join(token_bytes) != data:
-        raise ValueError("the tokens' bytes do not spell this text")
+        raise UserError("the tokens' bytes do not spell this text")
     if ids is not None and len(ids) != len(token_bytes):
-        raise ValueError(f"{len(ids)} ids for {len(token_bytes)} tokens")
+        raise UserError(f"{len(ids)} ids for {len(token_bytes)} tokens")
     char_of_byte = [i for i, ch in enumerate(text) for _ in range(len(ch.encode("utf-8")))]
     starts_char = [True] + [char_of_byte[k] != char_of_byte[k - 1] for k in range(1, len(data))]
     starts_char.append(True)  # the end of the text is a boundary

@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterator, Sequence, Union
 import torch
 from torch.utils.data import DataLoader
 
+from core.errors import UserError
 from core.gpt.checkpoint import (
-    CheckpointError,
     load_model,
     load_optimizer,
     new_run_id,
@@ -43,11 +43,11 @@ BOOK_PROMPT = "Every effort moves you"  # the book's start context for samples (
 MAX_CORPUS_BYTES = 100 * 1024 * 1024
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError):
     """A corpus file that cannot be used: missing, unreadable, empty or not UTF-8 text."""
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
 
@@ -88,7 +88,7 @@ def calc_loss_batch(input_batch: torch.Tensor, target_batch: torch.Tensor, model
 def calc_loss_loader(loader: DataLoader, model: GPTModel, num_batches: int | None = None) -> float:
     """Average batch loss over the first `num_batches` batches of `loader` (all by default)."""
     if len(loader) == 0:
-        raise ValueError("the data loader has no batches: the text is shorter than one window")
+        raise UserError("the data loader has no batches: the text is shorter than one window")
     num_batches = len(loader) if num_batches is None else min(num_batches, len(loader))
     total = 0.0
     for i, (inputs, targets) in enumerate(loader):
@@ -109,7 +109,7 @@ def perplexity(loss: float) -> float:
 
 def _check(ok: bool, message: str) -> None:
     if not ok:
-        raise ValueError(message)
+        raise UserError(message)
 
 
 def _is_int(value: Any) -> bool:
@@ -245,11 +245,11 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     """The event `event_to_dict` made (a checkpoint's history); ValueError when it is not one."""
     cls = EVENT_TYPES.get(data.get("type")) if isinstance(data, dict) else None
     if cls is None:
-        raise ValueError(f"not a training event: {data!r:.80}")
+        raise UserError(f"not a training event: {data!r:.80}")
     try:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
     except TypeError as err:
-        raise ValueError(f"not a valid {data['type']} event: {err}") from None
+        raise UserError(f"not a valid {data['type']} event: {err}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def train(
     """
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0 or len(val_loader) == 0:
-        raise ValueError("the training and validation loaders need at least one batch each")
+        raise UserError("the training and validation loaders need at least one batch each")
     total_steps = settings.epochs * steps_per_epoch
     optimizer = optimizer or make_optimizer(model, settings)
     torch.manual_seed(settings.seed)
@@ -424,11 +424,11 @@ def pretrain_run(
     if previous is not None:
         cfg = previous.config
         if context_length not in (None, cfg["context_length"]):
-            raise ValueError(f"a resumed run keeps its context length {cfg['context_length']}; got {context_length}")
+            raise UserError(f"a resumed run keeps its context length {cfg['context_length']}; got {context_length}")
     else:
         cfg = model_config(preset, context_length)
     if not corpus.strip():
-        raise ValueError("the corpus is empty: give some text to train on")
+        raise UserError("the corpus is empty: give some text to train on")
     token_ids = encode(corpus, allow_special=True)
     train_loader, val_loader = make_loaders(token_ids, cfg["context_length"], batch_size, train_ratio, settings.seed)
 

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Mapping
 import torch
 from safetensors import SafetensorError, safe_open
 
+from core.errors import Unavailable, UserError
 from core.gpt.checkpoint import empty_model
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
@@ -29,18 +30,18 @@ HF_REPOS = {
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError):
     """A GPT-2 state dict that does not fit the model."""
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(Unavailable):
     """The GPT-2 weights could not be downloaded (offline, or the hub failed)."""
 
 
 def gpt2_config(size: str) -> dict[str, Any]:
     """Our config for an OpenAI GPT-2 size: its preset with query/key/value biases and a tied head."""
     if size not in HF_REPOS:
-        raise ValueError(f"unknown GPT-2 size {size!r}; choose one of {', '.join(HF_REPOS)}")
+        raise UserError(f"unknown GPT-2 size {size!r}; choose one of {', '.join(HF_REPOS)}")
     return get_preset(size, qkv_bias=True, tie_weights=True, drop_rate=0.0)
 
 

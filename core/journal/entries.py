@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
+from core.errors import UserError
 from core.journal.book import BOOK_CHAPTERS, WIDGETS, normalise_chapter
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -30,7 +31,7 @@ MAX_TOPIC_CHARS = 60
 _FIELDS = ("day", "weekday", "date", "title", "chapters", "page", "hours", "topics", "widgets")
 
 
-class JournalError(ValueError):
+class JournalError(UserError):
     """An entry that cannot be read or written; the message says what to fix."""
 
 

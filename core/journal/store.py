@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from core.atomic import write_text
 from core.journal.entries import (
     MAX_FILE_BYTES,
+    Entry,
     EntryExistsError,
     Journal,
     JournalError,
@@ -80,33 +81,10 @@ def write_entry(directory: Path, day: int, text: str, *, overwrite: bool = False
         raise JournalError(f"the text is for day {entry.day}, not day {day}")
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / entry_filename(day)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            _move_without_replacing(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
-def _move_without_replacing(tmp: Path, target: Path) -> None:
-    """Give `tmp` the name `target` unless `target` exists (a hard link makes the check atomic)."""
-    try:
-        os.link(tmp, target)
+        return write_text(target, text, overwrite=overwrite)
     except FileExistsError:
         raise EntryExistsError(f"{target.name} already exists; confirm to replace it") from None
-    except OSError:  # a file system without hard links
-        if target.exists():
-            raise EntryExistsError(f"{target.name} already exists; confirm to replace it") from None
-        os.replace(tmp, target)
 
 
 def journal_storage(directory: Path | None = None) -> tuple[bool, str]:

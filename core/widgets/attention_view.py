@@ -11,12 +11,19 @@ from dataclasses import dataclass
 
 import torch
 
-from core.gpt.attention import TOY_INPUTS, TOY_TOKENS, AttentionSteps, attention_steps, projection_weights
+from core.errors import UserError
+from core.gpt.attention import (
+    TOY_INPUTS,
+    TOY_TOKENS,
+    AttentionSteps,
+    attention_steps,
+    projection_weights,
+)
 from core.gpt.config import GPT2_VOCAB_SIZE
-from core.widgets.embedding_view import embed_tokens
 from core.gpt.model import GPTModel
-from core.widgets.token_view import tokenize_gpt2, visible
 from core.gpt.tokenizers import TokenizerUnavailable, build_vocab, split_text
+from core.widgets.embedding_view import embed_tokens
+from core.widgets.token_view import tokenize_gpt2, visible
 
 MAX_TEXT_TOKENS = 16  # more rows than this and a heatmap's labels stop being readable
 
@@ -50,7 +57,7 @@ class TextTokens:
 def text_tokens(text: str, max_tokens: int = MAX_TEXT_TOKENS) -> TextTokens:
     """GPT-2 tokens of `text`; without GPT-2's vocabulary, its words numbered in sorted order."""
     if not text.strip():
-        raise ValueError("type a few words to attend over")
+        raise UserError("type a few words to attend over")
     try:
         tokens = tokenize_gpt2(text).tokens
         ids, labels, vocab_size, gpt2 = [t.id for t in tokens], [t.label for t in tokens], GPT2_VOCAB_SIZE, True
@@ -88,7 +95,7 @@ def multi_head_steps(
     own slice of columns; each head then attends on its own. Dropout draws a separate mask per head.
     """
     if n_heads < 1 or head_dim < 1:
-        raise ValueError(f"need at least one head of at least one dimension, got {n_heads} x {head_dim}")
+        raise UserError(f"need at least one head of at least one dimension, got {n_heads} x {head_dim}")
     w_query, w_key, w_value = projection_weights(inputs.shape[1], n_heads * head_dim, seed)
     heads = []
     for h in range(n_heads):
@@ -107,13 +114,13 @@ def combined_context(heads: list[AttentionSteps]) -> torch.Tensor:
 def model_attention(model: GPTModel, token_ids: list[int]) -> torch.Tensor:
     """Attention weights of `model` (in eval mode) for one sequence: (n_layers, n_heads, T, T)."""
     if not token_ids:
-        raise ValueError("need at least one token")
+        raise UserError("need at least one token")
     limit = model.cfg["context_length"]
     if len(token_ids) > limit:
-        raise ValueError(f"{len(token_ids)} tokens do not fit the model's context of {limit}")
+        raise UserError(f"{len(token_ids)} tokens do not fit the model's context of {limit}")
     if model.training:
         # A model shared between sessions cannot be switched back and forth safely: ask for eval mode.
-        raise ValueError("call model.eval() first: dropout would change the maps on every run")
+        raise UserError("call model.eval() first: dropout would change the maps on every run")
     return model.attention_maps(torch.tensor([token_ids]))[:, 0]
 
 

@@ -13,6 +13,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from core.errors import UserError
+
 MAX_EMBEDDING_VOCAB = 1_000_000
 
 
@@ -35,14 +37,14 @@ def embed_tokens(
     """Embed `token_ids` with freshly seeded tables, as `nn.Embedding` does in the book's section 2.8."""
     ids = torch.as_tensor(list(token_ids), dtype=torch.long)
     if len(ids) == 0:
-        raise ValueError("need at least one token id to embed")
+        raise UserError("need at least one token id to embed")
     context_length = len(ids) if context_length is None else context_length
     if not 1 <= vocab_size <= MAX_EMBEDDING_VOCAB or emb_dim < 1:
-        raise ValueError(f"vocab_size must be 1..{MAX_EMBEDDING_VOCAB:,} and emb_dim positive")
+        raise UserError(f"vocab_size must be 1..{MAX_EMBEDDING_VOCAB:,} and emb_dim positive")
     if int(ids.min()) < 0 or int(ids.max()) >= vocab_size:
-        raise ValueError(f"token ids must lie in 0..{vocab_size - 1}")
+        raise UserError(f"token ids must lie in 0..{vocab_size - 1}")
     if len(ids) > context_length:
-        raise ValueError(f"{len(ids)} tokens do not fit a context of {context_length} positions")
+        raise UserError(f"{len(ids)} tokens do not fit a context of {context_length} positions")
     # Same numbers as `torch.manual_seed(seed); nn.Embedding(...)`, without touching the global RNG.
     generator = torch.Generator().manual_seed(seed)
     token_table = torch.randn(vocab_size, emb_dim, generator=generator)

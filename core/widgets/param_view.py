@@ -8,7 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from core.gpt.config import get_preset
-from core.gpt.params import COMPONENTS, ParameterCount, count_parameters, flops_per_token
+from core.gpt.params import (
+    COMPONENTS,
+    ParameterCount,
+    count_parameters,
+    flops_per_token,
+)
 
 COMPONENT_LABELS = {
     "token_embedding": "Token embedding",

@@ -11,7 +11,12 @@ from typing import Callable, Sequence
 
 import torch
 
-from core.gpt.generate import Stages, make_generator, next_token_distribution, sample_from
+from core.gpt.generate import (
+    Stages,
+    make_generator,
+    next_token_distribution,
+    sample_from,
+)
 from core.gpt.model import GPTModel
 
 

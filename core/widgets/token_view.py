@@ -10,18 +10,17 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
+from core.errors import Unavailable, UserError
 from core.gpt.bpe import BPETokenizer
 from core.gpt.data import GPTDataset
-from core.journal.store import load_journal
-from core.paths import data_dir, find_data_file
 from core.gpt.tokenizers import (
     ENDOFTEXT,
     MAX_TEXT_CHARS,
     UNKNOWN,
     InvalidText,
-    TextTooLong,
     SimpleTokenizerV1,
     SimpleTokenizerV2,
+    TextTooLong,
     TokenSpan,
     build_vocab,
     check_text_length,
@@ -32,6 +31,8 @@ from core.gpt.tokenizers import (
     token_spans,
     utf8_bytes,
 )
+from core.journal.store import load_journal
+from core.paths import data_dir, find_data_file
 
 # The book's example of section 2.4: BPE splits a word it never saw; a word tokenizer cannot.
 UNKNOWN_WORD_EXAMPLE = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace."
@@ -280,7 +281,7 @@ def next_token_steps(ids: Sequence[int], labels: Sequence[str], max_length: int)
     return steps
 
 
-class CorpusUnavailable(RuntimeError):
+class CorpusUnavailable(Unavailable):
     """A training text for the BPE or the simple tokenizers' vocabulary is missing."""
 
 
@@ -304,4 +305,4 @@ def corpus_text(name: str) -> str:
         if not text.strip():
             raise CorpusUnavailable("The journal has no entries yet: write one, or train on The Verdict.")
         return text[:MAX_CORPUS_CHARS]
-    raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
+    raise UserError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")

@@ -9,8 +9,8 @@ import urllib.error
 import pytest
 
 from core.app import corpora as corpus
-from core.widgets.token_view import CorpusUnavailable
 from core.gpt.train import CorpusError
+from core.widgets.token_view import CorpusUnavailable
 
 
 def test_the_journal_is_always_a_corpus():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from core.gpt.checkpoint import Checkpoint
-from core.gpt.config import get_preset
 from core.app.estimates import (
     REFERENCE_FLOPS,
     STEP_OVERHEAD_S,
@@ -15,6 +13,8 @@ from core.app.estimates import (
     measured_flops,
     training_memory,
 )
+from core.gpt.checkpoint import Checkpoint
+from core.gpt.config import get_preset
 
 TINY = get_preset("tiny")
 

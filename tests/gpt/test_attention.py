@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from core.gpt.attention import TOY_INPUTS, TOY_TOKENS, MultiHeadAttention, attention_steps, projection_weights
+from core.gpt.attention import (
+    TOY_INPUTS,
+    TOY_TOKENS,
+    MultiHeadAttention,
+    attention_steps,
+    projection_weights,
+)
 
 
 def test_simplified_attention_reproduces_the_book():

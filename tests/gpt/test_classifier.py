@@ -31,7 +31,14 @@ from core.gpt.classifier import (
     train_classifier,
 )
 from core.gpt.model import GPTModel
-from core.gpt.spam_data import PAD_TOKEN_ID, Message, SpamDataset, balance, create_spam_loaders, read_messages, split_messages
+from core.gpt.spam_data import (
+    PAD_TOKEN_ID,
+    Message,
+    balance,
+    create_spam_loaders,
+    read_messages,
+    split_messages,
+)
 from core.gpt.tokenizers import TextTooLong
 from core.gpt.train import DoneEvent, StartEvent, StepEvent, TrainSettings
 

@@ -3,7 +3,12 @@
 import pytest
 import torch
 
-from core.gpt.data import GPTDataset, TextTooShortError, create_dataloader, split_token_ids
+from core.gpt.data import (
+    GPTDataset,
+    TextTooShortError,
+    create_dataloader,
+    split_token_ids,
+)
 
 
 def test_targets_are_inputs_shifted_by_one():

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.gpt.bpe import GPT2_SPLIT_PATTERN, BPETokenizer, merge_pair, train_bpe
-from core.paths import data_dir
 from core.gpt.tokenizers import (
     ENDOFTEXT,
     MAX_TEXT_CHARS,
@@ -31,6 +30,7 @@ from core.gpt.tokenizers import (
     split_text,
     token_spans,
 )
+from core.paths import data_dir
 
 BOOK_TEXT = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace."
 BOOK_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114,

@@ -37,7 +37,6 @@ from core.gpt.train import (
     pretrain_run,
     read_corpus,
     train,
-    warm_up,
 )
 
 # GPT-2's vocabulary with a very small body: a training step takes milliseconds.

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from widget_helpers import (
+    PAGES,
+    fresh_training_slot,
+    progress_text,
+    run_script,
+    steps_done,
+    wait_until,
+)
 
+from core.app.jobs import JobBusyError
 from core.gpt.checkpoint import list_runs, run_path, save_checkpoint
 from core.gpt.model import GPTModel
-from core.app.jobs import JobBusyError
 from ui.training_job import shared_training
-from widget_helpers import PAGES, fresh_training_slot, run_script, progress_text, steps_done, wait_until
 
 PAGE = str(PAGES / "pretraining.py")
 KEY = "pretraining"

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
+from widget_helpers import PAGES, run_script, texts
 
 from core.gpt.checkpoint import new_run_id, run_path, save_checkpoint
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
-from widget_helpers import PAGES, run_script, texts
 
 PAGE = str(PAGES / "sampling.py")
 KEY = "sampling"

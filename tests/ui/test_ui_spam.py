@@ -12,6 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
+from widget_helpers import (
+    PAGES,
+    fresh_training_slot,
+    run_script,
+    steps_done,
+    texts,
+    wait_until,
+)
 
 from core.gpt.checkpoint import list_runs, new_run_id, run_path, save_checkpoint
 from core.gpt.classifier import SCRATCH_RECIPE, Recipe, finetune_run
@@ -19,7 +27,6 @@ from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
 from core.gpt.spam_data import read_messages
 from core.gpt.train import StepEvent, TrainSettings
-from widget_helpers import PAGES, fresh_training_slot, run_script, steps_done, texts, wait_until
 
 PAGE = str(PAGES / "spam.py")
 PRETRAINING_PAGE = str(PAGES / "pretraining.py")

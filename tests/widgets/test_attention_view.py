@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from core.widgets import attention_view as av
 from core.gpt.attention import TOY_TOKENS, attention_steps, projection_weights
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
+from core.widgets import attention_view as av
 
 
 def test_toy_inputs_are_the_books_and_a_copy():

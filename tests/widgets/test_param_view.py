@@ -2,9 +2,9 @@
 
 import pytest
 
-from core.widgets import param_view as pv
 from core.gpt.config import get_preset
 from core.gpt.params import count_parameters
+from core.widgets import param_view as pv
 
 
 def test_component_rows_untied_and_tied():

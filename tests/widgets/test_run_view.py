@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from core.widgets import run_view
 from core.gpt.train import EvalEvent, SampleEvent, StartEvent, StepEvent, event_to_dict
+from core.widgets import run_view
 
 START = {"type": "start", "run_id": "r", "config": {}, "train_tokens": 400, "val_tokens": 40,
          "steps_per_epoch": 4, "total_steps": 8, "resumed_from": None}

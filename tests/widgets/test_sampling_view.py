@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.widgets import sampling_view as sv
 from core.gpt.config import get_preset
 from core.gpt.generate import sampling_stages
 from core.gpt.model import GPTModel
+from core.widgets import sampling_view as sv
 
 
 @pytest.fixture(scope="module")

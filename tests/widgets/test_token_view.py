@@ -2,10 +2,10 @@
 
 import pytest
 
-from core.widgets import token_view as tv
 from core.gpt.bpe import train_bpe
 from core.gpt.data import TextTooShortError
 from core.gpt.tokenizers import MAX_TEXT_CHARS, UNKNOWN, UnknownWordError
+from core.widgets import token_view as tv
 
 HOSTILE = [
     "👩‍👩‍👧 family",  # emoji joined by zero-width joiners: partial-byte tokens

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, add_threads_option, apply_threads, alternate, machine_line, median, table
+from common import ROOT, add_threads_option, alternate, apply_threads, machine_line, median, table
 
 PAGES = ("progress", "entries", "new_entry", "tokenizer", "attention", "parameters", "pretraining", "sampling", "spam")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from common import machine_line, median, table, timed
 
 SIZE = 2048

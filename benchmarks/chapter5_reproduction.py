@@ -22,13 +22,11 @@ import time
 from pathlib import Path
 
 import torch
-
 from common import ROOT, machine_line, median
 
 from core.gpt.fastpath import bf16_supported
 from core.gpt.generate import generate_text
 from core.gpt.model import GPTModel
-from core.paths import find_data_file
 from core.gpt.tokenizers import encode
 from core.gpt.train import (
     BOOK_PROMPT,
@@ -44,6 +42,7 @@ from core.gpt.train import (
     read_corpus,
     train,
 )
+from core.paths import find_data_file
 
 
 def time_to_first_loss() -> None:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-
-from common import add_threads_option, apply_threads, alternate, machine_line, median, table, timed
+from common import add_threads_option, alternate, apply_threads, machine_line, median, table, timed
 
 from core.gpt.generate import generate
 from core.gpt.model import GPTModel

@@ -18,13 +18,12 @@ as the book's reference recomputation.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from common import add_threads_option, alternate, apply_threads, machine_line, median, table, timed
+from torch import nn
 
 from core.gpt.config import get_preset
 from core.gpt.generate import generate

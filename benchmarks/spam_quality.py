@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from common import machine_line, table
 
 from core.gpt.classifier import (

@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from common import add_threads_option, apply_threads, machine_line, median, table
 
 from core.gpt.config import get_preset
@@ -165,7 +165,7 @@ def measure(config: str, rounds: int, steps: int, compile_too: bool, quick: bool
 
     def speedup(times: dict[str, list[float]], name: str) -> float:
         """Median over rounds of the book's step time / this variant's, both from the same round."""
-        return median(book / mine for book, mine in zip(times[BOOK], times[name]))
+        return median(book / mine for book, mine in zip(times[BOOK], times[name], strict=False))
 
     print(f"\n{config}: preset {preset}, context {context}, batch {batch} "
           f"({inputs.numel():,} tokens per step), {rounds} rounds x {steps} timed steps; {machine_line()}")
@@ -186,9 +186,9 @@ def loss_check(epochs: int) -> None:
     from llms_from_scratch.ch04 import GPTModel as BookGPT
 
     from core.app.corpora import journal_text
-    from core.paths import find_data_file
     from core.gpt.tokenizers import encode
     from core.gpt.train import EvalEvent, TrainSettings, make_loaders, train
+    from core.paths import find_data_file
 
     class BookModel(BookGPT):
         """The book's model with the loss `core.gpt.train` asks for, computed the book's way."""
@@ -221,11 +221,11 @@ def loss_check(epochs: int) -> None:
         ("ours, fast path, seed 123", curve(Variant(bf16=True), 123)),
         ("book's model, fp32, seed 124 (the noise)", curve(Variant(book_model=True), 124)),
     ]
-    gaps = [max(abs(a - b) for a, b in zip(reference, values)) for _, values in runs]
+    gaps = [max(abs(a - b) for a, b in zip(reference, values, strict=False)) for _, values in runs]
     print(f"\nloss check: tiny preset on {name} ({len(ids):,} tokens), batch {batch}, {epochs} epochs, "
           f"{len(reference)} evaluations; bf16 {'on' if bf16_supported() else 'NOT supported here (fp32 ran)'}")
     rows = [("book's model, fp32, seed 123 (reference)", reference, 0.0)]
-    rows += [(run, values, gap) for (run, values), gap in zip(runs, gaps)]
+    rows += [(run, values, gap) for (run, values), gap in zip(runs, gaps, strict=False)]
     print(table(("run (core.gpt.train loop, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),
                 [(run, f"{c[0]:.3f}", f"{c[-1]:.3f}", f"{gap:.3f}") for run, c, gap in rows]))
     verdict = "within" if gaps[1] <= gaps[2] else "OUTSIDE"
@@ -249,7 +249,8 @@ def main() -> None:
     if args.loss_check:
         loss_check(args.epochs)
         return
-    from ceilings import measure as measure_ceilings, report
+    from ceilings import measure as measure_ceilings
+    from ceilings import report
 
     print(report(measure_ceilings(repeats=3)))
     for config in args.config:

@@ -132,7 +132,7 @@ def steps_section(inputs: av.AttentionInputs, heads: list[AttentionSteps], s: Se
             )
             cols = st.columns(3)
             for col, (name, matrix) in zip(cols, (("queries", steps.queries), ("keys", steps.keys),
-                                                  ("values", steps.values))):
+                                                  ("values", steps.values)), strict=False):
                 show(heatmap(matrix, tokens, [f"{name[0]}{d}" for d in range(d_k)], name), col)
         else:
             _step("2 · Queries, keys, values", "Without weights the inputs themselves serve as queries, keys "

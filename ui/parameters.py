@@ -63,7 +63,7 @@ def config_section(key: str) -> tuple[str, dict[str, Any]] | None:
     name = preset
     if st.toggle("Set the dimensions myself", value=False, key=f"{key}_custom"):
         cols = st.columns(len(DIMENSIONS))
-        for col, (field, (label, upper, hint)) in zip(cols, DIMENSIONS.items()):
+        for col, (field, (label, upper, hint)) in zip(cols, DIMENSIONS.items(), strict=False):
             cfg[field] = int(col.number_input(label, 1, upper, int(PRESETS[preset][field]), help=hint,
                                               key=f"{key}_{field}_{preset}"))
         name = "your model"

@@ -123,7 +123,7 @@ def strategy_section(key: str) -> sv.Strategy:
     for name, default in STRATEGY_DEFAULTS.items():  # set here, not as widget values: the presets change them
         st.session_state.setdefault(f"{key}_{name}", default)
     cols = st.columns(3)
-    for col, name in zip(cols, ("strict", "creative", "greedy")):
+    for col, name in zip(cols, ("strict", "creative", "greedy"), strict=False):
         col.button(PRESET_LABELS[name], key=f"{key}_preset_{name}", on_click=_apply_preset, args=(key, name),
                    width="stretch")
     greedy = st.toggle("Greedy (always take the most likely token)", key=f"{key}_greedy")

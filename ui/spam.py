@@ -305,7 +305,7 @@ def results_section(key: str, chosen: Checkpoint, classifier: GPTClassifier, mes
     """Accuracy per split, a confusion matrix and the messages it got wrong."""
     accuracy = chosen.settings.get("accuracy", {})
     cols = st.columns(3)
-    for col, (split, name) in zip(cols, SPLITS.items()):
+    for col, (split, name) in zip(cols, SPLITS.items(), strict=False):
         value = accuracy.get(split)
         col.metric(f"{name.capitalize()} accuracy", "n/a" if value is None else f"{value:.1%}")
     split = st.radio("Split", tuple(SPLITS), index=2, format_func=SPLITS.get, horizontal=True, key=f"{key}_split")

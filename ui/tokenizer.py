@@ -382,7 +382,7 @@ def embedding_section(key: str, ids: list[int], labels: list[str], vocab_size: i
         ("+ positional embeddings", steps.positional_embeddings),
         ("= input embeddings", steps.input_embeddings),
     )
-    for column, (title, matrix) in zip(st.columns(3), charts):
+    for column, (title, matrix) in zip(st.columns(3), charts, strict=False):
         column.altair_chart(
             heatmap(matrix, rows, dims, title, scheme="redblue", diverging=True, digits=1), width="content"
         )

@@ -128,7 +128,7 @@ class KVCache:
             size = max(end, self.capacity or 0, 2 * start)
             grown = tuple(t.new_empty(t.shape[0], t.shape[1], size, t.shape[3]) for t in (keys, values))
             if stored is not None:
-                for new, old in zip(grown, stored):
+                for new, old in zip(grown, stored, strict=False):
                     new[:, :, :start] = old[:, :, :start]
             stored = self.layers[layer] = grown
         stored[0][:, :, start:end] = keys

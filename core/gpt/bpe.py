@@ -10,8 +10,8 @@ is a sequence of UTF-8 bytes; a lone surrogate (not valid Unicode) raises `Inval
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import regex
 
@@ -41,7 +41,7 @@ def merge_pair(ids: list[int], pair: Pair, new_id: int) -> list[int]:
 
 
 def _pair_counts(ids: list[int]) -> Counter[Pair]:
-    return Counter(zip(ids, ids[1:]))
+    return Counter(zip(ids, ids[1:], strict=False))
 
 
 @dataclass
@@ -106,7 +106,7 @@ class BPETokenizer:
     def _encode_chunk(self, data: bytes) -> list[int]:
         ids = list(data)
         while len(ids) >= 2:
-            pair = min(zip(ids, ids[1:]), key=lambda p: self._ranks.get(p, float("inf")))
+            pair = min(zip(ids, ids[1:], strict=False), key=lambda p: self._ranks.get(p, float("inf")))
             if pair not in self._ranks:
                 break
             ids = merge_pair(ids, pair, self._ranks[pair])

@@ -15,7 +15,7 @@ import re
 import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ class Checkpoint:
 
 def new_run_id() -> str:
     """A fresh run name: UTC time and 6 random hex digits, e.g. 20250102-153000-a1b2c3."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 def run_path(run_id: str, root: Path | None = None) -> Path:
@@ -204,7 +204,7 @@ def save_checkpoint(
         meta = {
             "format": FORMAT,
             "version": VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "created": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "status": status,
             "tokenizer": tokenizer,
             "config": model.cfg,
@@ -335,7 +335,7 @@ def load_optimizer(checkpoint: Checkpoint, model: GPTModel, optimizer: torch.opt
     if not checkpoint.has_optimizer:
         raise CheckpointError(f"{checkpoint.path} was saved without optimizer state, so it cannot resume exactly")
     with _open_tensors(checkpoint.path / OPTIMIZER_FILE, checkpoint.meta["optimizer"], "optimizer") as f:
-        flat = {key: f.get_tensor(key) for key in f.keys()}
+        flat = {key: f.get_tensor(key) for key in f}
     params = dict(model.named_parameters())
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in flat.items():

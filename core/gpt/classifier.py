@@ -18,9 +18,10 @@ import functools
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence, Union
+from typing import Any, Literal, Union
 
 import torch
 import torch.nn.functional as F
@@ -322,7 +323,7 @@ def evaluate_classifier(classifier: GPTClassifier, dataset: SpamDataset, batch_s
             logits = classifier(inputs)
             loss += F.cross_entropy(logits, labels, reduction="sum").item()
             probs = logits.softmax(dim=-1)
-            for offset, (truth, guess) in enumerate(zip(labels.tolist(), logits.argmax(dim=-1).tolist())):
+            for offset, (truth, guess) in enumerate(zip(labels.tolist(), logits.argmax(dim=-1).tolist(), strict=False)):
                 confusion[truth][guess] += 1
                 if truth != guess:
                     message = dataset.messages[start + offset]
@@ -363,7 +364,7 @@ def classify(classifier: GPTClassifier, text: str, encode: Callable[[str], list[
     with inference(classifier):
         probs = classifier(torch.tensor([used], dtype=torch.long)).softmax(dim=-1)[0].tolist()
     best = max(range(len(probs)), key=probs.__getitem__)
-    return Prediction(classifier.labels[best], dict(zip(classifier.labels, probs)), len(used), len(ids) > len(used))
+    return Prediction(classifier.labels[best], dict(zip(classifier.labels, probs, strict=False)), len(used), len(ids) > len(used))
 
 
 # ---------------------------------------------------------------------------------------------

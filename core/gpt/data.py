@@ -6,7 +6,7 @@ is the same window shifted one token to the right: the model learns to predict t
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset

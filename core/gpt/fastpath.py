@@ -21,7 +21,8 @@ import functools
 import os
 import platform
 import threading
-from typing import Any, Callable, ContextManager, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ContextManager, TypeVar
 
 import torch
 
@@ -36,7 +37,7 @@ def _cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bf16_supported() -> bool:
     """True when this CPU computes bf16 natively and autocast gives sane numbers on it."""
     if os.environ.get(BF16_ENV, "1").strip() == "0" or not _cpu_has_native_bf16():
@@ -62,7 +63,7 @@ def autocast_context(enabled: bool = True) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fused_adamw_supported() -> bool:
     """True when this torch has the fused AdamW kernel for CPU tensors (torch >= 2.4)."""
     param = torch.zeros(2, requires_grad=True)
@@ -173,7 +174,7 @@ _heap_users = 0
 _heap_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _glibc() -> Any | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None

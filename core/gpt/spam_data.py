@@ -15,9 +15,9 @@ import os
 import random
 import urllib.request
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset

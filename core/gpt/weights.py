@@ -8,8 +8,9 @@ the token embedding. `load_hf_gpt2` maps every tensor and refuses anything missi
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -50,7 +51,7 @@ class _Source:
 
     def __init__(self, state_dict: Mapping[str, torch.Tensor]):
         self._tensors = state_dict
-        self._names = {key.removeprefix("transformer."): key for key in state_dict.keys()}
+        self._names = {key.removeprefix("transformer."): key for key in state_dict}
         self.used: set[str] = set()
 
     def __contains__(self, name: str) -> bool:
@@ -88,7 +89,7 @@ def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> Non
             # Conv1D computes x @ W; nn.Linear computes x @ W.T, hence the transposes.
             qkv_w = src.take(h + "attn.c_attn.weight", (d, 3 * d)).T.split(d, dim=0)
             qkv_b = src.take(h + "attn.c_attn.bias", (3 * d,)).split(d)
-            for linear, w, b in zip((block.att.W_query, block.att.W_key, block.att.W_value), qkv_w, qkv_b):
+            for linear, w, b in zip((block.att.W_query, block.att.W_key, block.att.W_value), qkv_w, qkv_b, strict=False):
                 _copy(linear.weight, w)
                 _copy(linear.bias, b)
             _copy(block.att.out_proj.weight, src.take(h + "attn.c_proj.weight", (d, d)).T)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from core.journal.book import (
     BOOK_CHAPTERS,

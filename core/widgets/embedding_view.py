@@ -7,8 +7,8 @@ as in an untrained model: the numbers mean nothing yet, only the shapes do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -6,8 +6,8 @@ creative ones use top-k between 20 and 40 and a temperature above 1.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 

@@ -7,8 +7,8 @@ GPT-2's BPE, the simple word tokenizers and a BPE trained here side by side.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from core.errors import Unavailable, UserError
 from core.gpt.bpe import BPETokenizer
@@ -202,7 +202,7 @@ def tokenize_simple(tokenizer: SimpleTokenizerV1, text: str) -> Tokenized:
     ids = tokenizer.encode(text)
     specials = {i for word, i in tokenizer.str_to_int.items() if word in (ENDOFTEXT, UNKNOWN)}
     tokens = []
-    for token_id, (start, end) in zip(ids, word_positions(text)):
+    for token_id, (start, end) in zip(ids, word_positions(text), strict=False):
         word = text[start:end]
         tokens.append(
             Token(

@@ -43,7 +43,7 @@ def test_seeded_shuffle_is_reproducible():
     ids = list(range(200))
     first = [b[0] for b in create_dataloader(ids, batch_size=2, max_length=4, stride=4, seed=3)]
     second = [b[0] for b in create_dataloader(ids, batch_size=2, max_length=4, stride=4, seed=3)]
-    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=False))
 
 
 def test_split_ratio():

@@ -74,11 +74,11 @@ def test_fused_adamw_takes_the_same_step_as_the_default():
     assert bool(optimizers[1].defaults["fused"]) == fastpath.fused_adamw_supported()
     idx = torch.randint(0, 100, (2, 8))
     for _ in range(3):
-        for model, optimizer in zip(models, optimizers):
+        for model, optimizer in zip(models, optimizers, strict=False):
             optimizer.zero_grad()
             F.cross_entropy(model(idx).flatten(0, 1), idx.flatten()).backward()
             optimizer.step()
-    for a, b in zip(models[0].parameters(), models[1].parameters()):
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=False):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
@@ -134,7 +134,7 @@ def test_model_loss_equals_cross_entropy_of_the_logits(tied, monkeypatch):
         patch.setattr(torch, "log_softmax", None)
         fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
     torch.testing.assert_close(fused[0], expected[0])
-    for got, want in zip(fused[1], expected[1]):
+    for got, want in zip(fused[1], expected[1], strict=False):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
     with torch.no_grad():
         torch.testing.assert_close(model.loss(idx, targets), expected[0])
@@ -150,7 +150,7 @@ def test_model_loss_under_bf16_matches_autocast_cross_entropy():
     assert fused[0].dtype == torch.float32
     # The loss reads the target's probability after bf16 rounding (at most 0.2% off): under 0.002 in the mean.
     torch.testing.assert_close(fused[0], expected[0], atol=2e-3, rtol=0)
-    for got, want in zip(fused[1], expected[1]):
+    for got, want in zip(fused[1], expected[1], strict=False):
         assert got.dtype == torch.float32
         torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-2)
 

@@ -234,7 +234,7 @@ def test_random_crops_keep_a_contiguous_stretch_at_the_start():
     generator = torch.Generator().manual_seed(0)
     for _ in range(50):
         out = random_crops(rows, 1.0, min_frac=0.5, generator=generator)
-        for original, cropped in zip(rows.tolist(), out.tolist()):
+        for original, cropped in zip(rows.tolist(), out.tolist(), strict=False):
             real = [t for t in original if t != pad]
             kept = [t for t in cropped if t != pad]
             assert cropped[: len(kept)] == kept  # real tokens first, then padding

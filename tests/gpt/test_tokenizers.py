@@ -186,7 +186,7 @@ def naive_bpe_merges(text: str, vocab_size: int, pattern: str | None) -> list:
     words = [list(chunk.encode("utf-8")) for chunk in BPETokenizer([], pattern).chunks(text)]
     merges = []
     for new_id in range(256, vocab_size):
-        counts = Counter(pair for w in words for pair in zip(w, w[1:]))
+        counts = Counter(pair for w in words for pair in zip(w, w[1:], strict=False))
         if not counts:
             break
         best = min(counts, key=lambda p: (-counts[p], p))
@@ -322,7 +322,7 @@ def test_spans_of_an_emoji_split_by_gpt2(gpt2_encoding):
     assert [s.id for s in spans] == ids
     emoji = [s for s in spans if s.partial]
     assert len(emoji) == 2  # gpt2 cuts the emoji's four bytes in two tokens
-    assert emoji[0].token_bytes + emoji[1].token_bytes == " 😀".encode("utf-8")
+    assert emoji[0].token_bytes + emoji[1].token_bytes == " 😀".encode()
     assert (emoji[0].start, emoji[0].end) == (6, 8) and (emoji[1].start, emoji[1].end) == (7, 8)
     assert emoji[0].label == " \\xf0\\x9f\\x98" and emoji[1].hex == "80"
     assert [s.label for s in spans if not s.partial] == ["I", " like", "!"]

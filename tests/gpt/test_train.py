@@ -135,7 +135,7 @@ def test_warmup_then_cosine_decay():
     lrs = [learning_rate(s, step, total_steps=20) for step in range(20)]
     assert lrs[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
     assert lrs[4] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4, abs=2e-5)
-    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:], strict=False))
     assert learning_rate(TrainSettings(lr=3e-4), 17, 20) == 3e-4
 
 

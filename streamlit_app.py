@@ -5,7 +5,7 @@ Run with `streamlit run streamlit_app.py`. Pages live in `pages/`, shared render
 
 import streamlit as st
 
-from ui.compact import WIDGET_PAGES
+from ui.widget_registry import WIDGET_PAGES
 from ui.sidebar import render_status
 
 st.set_page_config(page_title="LLM journal", page_icon=":material/menu_book:", layout="wide")

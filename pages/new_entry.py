@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.journal import book, entries, progress, store
-from ui.compact import WIDGET_PAGES
+from ui.widget_registry import WIDGET_PAGES
 from ui.journal_view import render_entry
 from ui.navigation import require_app_navigation
 

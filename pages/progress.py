@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.journal import book, entries, progress, store
 from ui import progress_charts as charts
-from ui.compact import WIDGET_PAGES, page_link
+from ui.widget_registry import WIDGET_PAGES, page_link
 from ui.navigation import require_app_navigation
 
 require_app_navigation()

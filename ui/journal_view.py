@@ -7,7 +7,7 @@ import re
 import streamlit as st
 
 from core.journal.entries import Entry, Problem, display_markdown
-from ui.compact import WIDGET_PAGES, render_compact
+from ui.widget_registry import WIDGET_PAGES, render_compact
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 

@@ -335,7 +335,7 @@ def load_optimizer(checkpoint: Checkpoint, model: GPTModel, optimizer: torch.opt
     if not checkpoint.has_optimizer:
         raise CheckpointError(f"{checkpoint.path} was saved without optimizer state, so it cannot resume exactly")
     with _open_tensors(checkpoint.path / OPTIMIZER_FILE, checkpoint.meta["optimizer"], "optimizer") as f:
-        flat = {key: f.get_tensor(key) for key in f}
+        flat = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
     params = dict(model.named_parameters())
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in flat.items():

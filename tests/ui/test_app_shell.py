@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.journal import book, entries
 from core.paths import PROJECT_ROOT
-from ui import compact, sidebar
+from ui import sidebar, widget_registry
 
 APP = PROJECT_ROOT / "streamlit_app.py"
 TIMEOUT_S = 120  # the first run imports pandas and altair; widget pages may import torch
@@ -72,8 +72,8 @@ def entry_file(day: int, body: str = "Some notes.", **front) -> str:
 
 
 def test_widget_registry_matches_the_journal_widget_names():
-    assert tuple(compact.WIDGET_PAGES) == book.WIDGETS
-    for widget in compact.WIDGET_PAGES.values():
+    assert tuple(widget_registry.WIDGET_PAGES) == book.WIDGETS
+    for widget in widget_registry.WIDGET_PAGES.values():
         assert (PROJECT_ROOT / widget.path).is_file(), widget.path
 
 
@@ -233,7 +233,7 @@ def test_entries_survive_missing_broken_and_unknown_widgets(journal_copy, monkey
             raise ModuleNotFoundError("No module named 'ui.spam'", name="ui.spam")
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    monkeypatch.setattr(compact, "load_widget_module", load)
+    monkeypatch.setattr(widget_registry, "load_widget_module", load)
     at = open_app("pages/entries.py")
     assert "The Sampling widget could not be shown (RuntimeError: model file is corrupt)" in texts(at.warning)
     assert "The **Spam classifier** widget is coming soon" in texts(at.markdown)

@@ -10,18 +10,11 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.app.model_sources import (
-    ModelSource,
-    download_source,
-    load_source,
-    model_sources,
-)
 from core.errors import UserError
 from core.gpt.attention import AttentionSteps, attention_steps
-from core.gpt.model import GPTModel
-from core.gpt.weights import WeightsUnavailable
 from core.widgets import attention_view as av
 from ui.heatmap import heatmap, numbered
+from ui.models import choose_model
 
 TOY = "The book's example"
 OWN_TEXT = "Your own short text"
@@ -228,42 +221,6 @@ def token_bars(weights: torch.Tensor, tokens: list[str], title: str) -> alt.Char
 # A real model
 
 
-@st.cache_resource(show_spinner="Loading the model...", max_entries=2)
-def cached_model(source: ModelSource) -> GPTModel:
-    """The source's model in eval mode, shared between sessions: only ever read, never trained."""
-    return load_source(source)
-
-
-def choose_model(key: str) -> tuple[ModelSource, GPTModel] | None:
-    """The model to look inside, or None (with the reason shown) when it cannot be used yet."""
-    sources = {source.label + (" (download needed)" if source.needs_download else ""): source
-               for source in model_sources()}
-    label = st.radio("Model", list(sources), key=f"{key}_model")
-    source = sources[label]
-    if source.needs_download:
-        st.info(f"GPT-2 small {source.detail}, kept in the cache afterwards. Nothing is downloaded "
-                "unless you ask for it.")
-        if st.button("Download GPT-2 small", key=f"{key}_download"):
-            try:
-                with st.spinner("Downloading GPT-2 small..."):
-                    download_source(source)
-            except WeightsUnavailable as err:
-                st.error(str(err))
-                return None
-            st.rerun()
-        return None
-    if source.trained:
-        st.caption(f"{source.label}: {source.detail}.")
-    else:
-        st.warning(f"**{source.label}**: {source.detail}. Train a model on the Pretraining page, or "
-                   "download GPT-2, to see patterns that mean something.")
-    try:
-        return source, cached_model(source)
-    except UserError as err:
-        st.error(f"Could not load {source.label}: {err}")
-        return None
-
-
 def model_section(key: str) -> None:
     """Attention maps of a real GPT for the user's text, per layer and head."""
     st.subheader("Inside a real GPT")
@@ -272,7 +229,8 @@ def model_section(key: str) -> None:
         "random ones, and always with the causal mask. Each map below is one head's weights: row = the "
         "token that looks, column = the token it looks at."
     )
-    chosen = choose_model(key)
+    chosen = choose_model(key, "Train a model on the Pretraining page, or download GPT-2, to see patterns that "
+                               "mean something.")
     if chosen is None:
         return
     source, model = chosen

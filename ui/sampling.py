@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.app.model_sources import ModelSource, download_source, model_sources
+from core.app.model_sources import ModelSource
 from core.errors import UserError
 from core.gpt.config import GPT2_VOCAB_SIZE
 from core.gpt.generate import Stages, generate, next_token_distribution
@@ -26,13 +26,10 @@ from core.gpt.tokenizers import (
     encode,
     gpt2_tokenizer,
 )
-from core.gpt.weights import WeightsUnavailable
 from core.widgets import sampling_view as sv
 from core.widgets.run_view import shorten_line_breaks
 from core.widgets.token_view import bytes_label
-from ui.attention import (
-    cached_model,  # one cache: the same loaded model serves both widgets
-)
+from ui.models import choose_model, newest_model
 
 MAX_PROMPT_CHARS = 5_000
 DEFAULT_PROMPT = "Every effort moves you"
@@ -53,31 +50,8 @@ class Prompt:
 
 def model_section(key: str) -> tuple[ModelSource, GPTModel] | None:
     """Your checkpoint, GPT-2 (downloaded on request) or random weights."""
-    sources = {s.label + (" (download needed)" if s.needs_download else ""): s for s in model_sources()}
-    label = st.radio("Model", list(sources), key=f"{key}_model")
-    source = sources[label]
-    if source.needs_download:
-        st.info(f"GPT-2 small {source.detail}, then kept in the cache. Nothing is downloaded unless you ask.")
-        if st.button("Download GPT-2 small", key=f"{key}_download"):
-            try:
-                with st.spinner("Downloading GPT-2 small..."):
-                    download_source(source)
-            except WeightsUnavailable as err:
-                st.error(str(err), icon=":material/cloud_off:")
-                return None
-            st.rerun()
-        return None
-    if not source.trained:
-        st.warning(f"**{source.label}**: its next-token guesses are noise, about 1 in {GPT2_VOCAB_SIZE:,} "
-                   "for every token. Train a model on the Pretraining page to see what learning changes.",
-                   icon=":material/casino:")
-    else:
-        st.caption(f"{source.label}: {source.detail}.")
-    try:
-        return source, cached_model(source)
-    except UserError as err:
-        st.error(f"Could not load {source.label}: {err}", icon=":material/error:")
-        return None
+    return choose_model(key, f"Its next-token guesses are noise, about 1 in {GPT2_VOCAB_SIZE:,} for every "
+                             "token. Train a model on the Pretraining page to see what learning changes.")
 
 
 def prompt_section(key: str, model: GPTModel, compact: bool = False) -> Prompt | None:
@@ -314,14 +288,10 @@ def _describe(strategy: sv.Strategy) -> str:
 
 def compact(key: str) -> None:
     """Prompt, strict or creative, generate: with the newest model on this machine."""
-    source = model_sources()[0]
-    if source.needs_download:
-        source = next(s for s in model_sources() if s.kind == "random")
-    try:
-        model = cached_model(source)
-    except UserError as err:
-        st.warning(f"Could not load {source.label}: {err}", icon=":material/error:")
+    chosen = newest_model()
+    if chosen is None:
         return
+    source, model = chosen
     st.caption(f"Model: {source.label}.")
     prompt = prompt_section(key, model, compact=True)
     name = st.radio("Settings", tuple(PRESET_LABELS), format_func=PRESET_LABELS.get, horizontal=True,

@@ -6,8 +6,8 @@ import streamlit as st
 
 from core.journal import book, entries, progress, store
 from ui import progress_charts as charts
-from ui.widget_registry import WIDGET_PAGES, page_link
 from ui.navigation import require_app_navigation
+from ui.widget_registry import WIDGET_PAGES, page_link, widgets_for_chapter
 
 require_app_navigation()
 
@@ -117,5 +117,5 @@ else:
         lines.append(f"- And {', '.join(upcoming.upcoming[3:])}.")
     lines.append("- After the book: hands-on projects.")
     st.markdown("\n".join(lines))
-for name in upcoming.widgets:
+for name in widgets_for_chapter(upcoming.current):
     page_link(WIDGET_PAGES[name], label=f"Try it live: {WIDGET_PAGES[name].title} ({WIDGET_PAGES[name].summary})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -30,24 +31,37 @@ def entry_meta(entry: Entry) -> str:
     return " · ".join(parts)
 
 
-def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry") -> None:
-    """One entry: heading, facts, topics, the note, and its live widgets."""
+def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry",
+                 on_topic: Callable[[str], None] | None = None) -> None:
+    """One entry: heading, facts, topics, the note, and its live widgets.
+
+    With `on_topic`, each topic is a button that calls `on_topic(topic)` (the Entries page filters by it).
+    """
     with st.container(border=True, key=f"{key}-day{entry.day}"):
         st.subheader(plain(entry.heading), anchor=f"day-{entry.day}")
         if meta := entry_meta(entry):
             st.caption(plain(meta))
-        if entry.topics:
+        if entry.topics and on_topic is None:
             st.markdown(" ".join(f":blue-badge[{plain(topic)}]" for topic in entry.topics))
+        elif entry.topics:
+            with st.container(horizontal=True, gap="small"):
+                for i, topic in enumerate(entry.topics):
+                    st.button(plain(topic), key=f"{key}-day{entry.day}-topic{i}", type="tertiary",
+                              icon=":material/sell:", on_click=on_topic, args=(topic,),
+                              help="Show only the entries with this topic")
         st.markdown(display_markdown(entry.body))
-        for warning in entry.warnings:
+        widgets = [name for name in entry.widgets if name in WIDGET_PAGES]
+        warnings = [*entry.warnings, *(f"unknown widget {name!r} (known: {', '.join(WIDGET_PAGES)})"
+                                       for name in entry.widgets if name not in WIDGET_PAGES)]
+        for warning in warnings:
             st.caption(f":orange[:material/warning:] {entry.source}: {plain(warning)}")
-        if not entry.widgets:
+        if not widgets:
             return
         if not show_widgets:
-            names = ", ".join(WIDGET_PAGES[w].title for w in entry.widgets)
-            st.caption(f"Live widget{'s' if len(entry.widgets) > 1 else ''} beside this entry: {names}")
+            names = ", ".join(WIDGET_PAGES[w].title for w in widgets)
+            st.caption(f"Live widget{'s' if len(widgets) > 1 else ''} beside this entry: {names}")
             return
-        for name in entry.widgets:
+        for name in widgets:
             with st.container(border=True):
                 st.caption(f"**Live: {WIDGET_PAGES[name].title}**")
                 render_compact(name, key=f"{key}-day{entry.day}-{name}")

@@ -1,4 +1,8 @@
-"""The registry of live widgets: their pages, and their compact versions beside journal entries."""
+"""The registry of live widgets: their pages, and their compact versions beside journal entries.
+
+The one place a widget name is declared: journal entries name widgets in their front matter, and
+the chapters a widget goes with are listed here, so the journal itself knows no widget names.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class WidgetPage:
     icon: str
     url_path: str
     summary: str
+    chapters: tuple[str, ...] = ()  # book chapters it goes with, named as in core.journal.book.BOOK_CHAPTERS
 
     @property
     def path(self) -> str:
@@ -28,19 +33,24 @@ WIDGET_PAGES = {
     w.name: w
     for w in (
         WidgetPage("tokenizer", "Tokenizer", ":material/text_fields:", "tokenizer",
-                   "text as tokens and IDs, BPE merges, and the path to input embeddings"),
+                   "text as tokens and IDs, BPE merges, and the path to input embeddings", chapters=("Chapter 2",)),
         WidgetPage("attention", "Attention", ":material/grid_on:", "attention",
-                   "self-attention step by step, with causal mask, dropout and heads"),
+                   "self-attention step by step, with causal mask, dropout and heads", chapters=("Chapter 3",)),
         WidgetPage("parameters", "Parameters", ":material/donut_large:", "parameters",
-                   "where a GPT's parameters live, for every GPT-2 size"),
+                   "where a GPT's parameters live, for every GPT-2 size", chapters=("Chapter 4",)),
         WidgetPage("pretraining", "Pretraining", ":material/show_chart:", "pretraining",
-                   "train a small GPT on the CPU and watch the loss fall live"),
+                   "train a small GPT on the CPU and watch the loss fall live", chapters=("Chapter 5",)),
         WidgetPage("sampling", "Sampling", ":material/casino:", "sampling",
-                   "temperature, top-k and top-p on the next-token distribution"),
+                   "temperature, top-k and top-p on the next-token distribution", chapters=("Chapter 5",)),
         WidgetPage("spam", "Spam classifier", ":material/mark_email_unread:", "spam",
-                   "fine-tune a GPT to tell spam from normal messages, then test it"),
+                   "fine-tune a GPT to tell spam from normal messages, then test it", chapters=("Chapter 6",)),
     )
 }
+
+
+def widgets_for_chapter(chapter: str | None) -> tuple[str, ...]:
+    """The widgets that go with a book chapter, in registry order."""
+    return tuple(name for name, widget in WIDGET_PAGES.items() if chapter in widget.chapters)
 
 
 def render_compact(name: str, key: str) -> None:

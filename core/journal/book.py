@@ -1,10 +1,9 @@
-"""Facts about the book: its chapters in book order, its pages, and the widgets that go with each chapter."""
+"""Facts about the book: its chapters in book order and its pages (which widget goes with a chapter is the UI's)."""
 
 from __future__ import annotations
 
 import re
 
-WIDGETS = ("tokenizer", "attention", "parameters", "pretraining", "sampling", "spam")
 BOOK_PAGES = 360  # assumption: the printed book with its appendices, about 360 pages
 BOOK_CHAPTERS = {  # book order
     "Chapter 1": "Understanding large language models",
@@ -22,13 +21,6 @@ BOOK_CHAPTERS = {  # book order
 }
 MAIN_TEXT = "Chapters"
 PART_FIRST_PAGE = {MAIN_TEXT: 1, "Appendix A": 261}  # Appendix A as the learner read it: p. 261-279
-CHAPTER_WIDGETS = {
-    "Chapter 2": ("tokenizer",),
-    "Chapter 3": ("attention",),
-    "Chapter 4": ("parameters",),
-    "Chapter 5": ("pretraining", "sampling"),
-    "Chapter 6": ("spam",),
-}
 
 
 def normalise_chapter(name: str) -> str:

@@ -1,7 +1,8 @@
 """Journal entries: `journal/day-NN.md` files, a `---` fenced YAML block, then markdown.
 
 Front matter keys: `day` (required), `weekday`, `date`, `title`, `chapters`, `page` (page reached),
-`hours` (hours the learner logged), `topics`, `widgets` (live widgets shown beside the entry). Day N
+`hours` (hours the learner logged), `topics`, `widgets` (names of live widgets shown beside the entry, kept
+as lower-case words: which names exist is the UI's business). Day N
 is the N-th calendar day of the journey, so days without an entry are gaps.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from core.errors import UserError
-from core.journal.book import BOOK_CHAPTERS, WIDGETS, normalise_chapter
+from core.journal.book import BOOK_CHAPTERS, normalise_chapter
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 FIRST_WEEKDAY = "Thursday"  # day 1 of the starter journal; a journal's own entries can say otherwise
@@ -29,6 +30,8 @@ MAX_FILE_BYTES = 1_000_000
 MAX_TITLE_CHARS = 200
 MAX_TOPICS = 30
 MAX_TOPIC_CHARS = 60
+MAX_FRONT_MATTER_CHARS = 10_000
+MAX_FRONT_MATTER_DEPTH = 5  # a mapping of lists is 2; deeper is a mistake, or a file built to exhaust the parser
 _FIELDS = ("day", "weekday", "date", "title", "chapters", "page", "hours", "topics", "widgets")
 
 
@@ -116,9 +119,51 @@ def entry_filename(day: int) -> str:
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_WIDGET_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Line breaks that PyYAML writes unescaped but reads back as a space (plain newlines round-trip).
 _UNICODE_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
+class _NotAllowed(yaml.YAMLError):
+    """Valid YAML that an entry's front matter does not accept."""
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML for front matter: no aliases or tags, shallow nesting, impossible dates kept as text.
+
+    Aliases let a few hundred bytes stand for gigabytes once printed; deep nesting exhausts the
+    recursion limit; both are refused while the document is composed, before anything is built.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        line = event.start_mark.line + 2  # +1 for counting from 1, +1 for the opening '---'
+        if isinstance(event, yaml.AliasEvent):
+            raise _NotAllowed(f"line {line} uses an alias (*{event.anchor}); write the value out instead")
+        if getattr(event, "tag", None) is not None:
+            raise _NotAllowed(f"line {line} has a YAML tag ({event.tag}); write a plain value instead")
+        if self._depth >= MAX_FRONT_MATTER_DEPTH:
+            raise _NotAllowed(f"line {line} is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep; "
+                              "fields are plain values or lists")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:  # 2025-02-30 looks like a date but is none; `_date` says so
+            return self.construct_scalar(node)
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp)
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -128,13 +173,20 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         raise JournalError("no front matter: the file must start with a '---' line, "
                            "the YAML fields, and a closing '---' line")
+    if len(match.group(1)) > MAX_FRONT_MATTER_CHARS:
+        raise JournalError(f"the front matter has {len(match.group(1)):,} characters; the limit is "
+                           f"{MAX_FRONT_MATTER_CHARS:,} (long text belongs below the closing '---')")
     try:
-        front = yaml.safe_load(match.group(1))
+        front = yaml.load(match.group(1), Loader=_FrontMatterLoader)
+    except _NotAllowed as err:
+        raise JournalError(f"front matter {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
         reason = getattr(err, "problem", None) or "not valid YAML"
         raise JournalError(f"front matter is not valid YAML{where}: {reason}") from None
+    except ValueError as err:  # a number YAML recognises but cannot convert, such as 0b_
+        raise JournalError(f"front matter has a value that cannot be read ({err})") from None
     if front is None:
         front = {}
     if not isinstance(front, dict):
@@ -173,10 +225,10 @@ def parse_entry(text: str, source: str = "<text>") -> Entry:
 
     widgets = []
     for name in _string_list(front.get("widgets"), "widgets"):
-        if name.lower() in WIDGETS:
+        if _WIDGET_NAME.fullmatch(name.lower()):
             widgets.append(name.lower())
         else:
-            warnings.append(f"unknown widget {name!r} (known: {', '.join(WIDGETS)})")
+            warnings.append(f"widget {name!r} is not a name like 'tokenizer' or 'next_token_game'")
 
     return Entry(
         day=day,
@@ -230,9 +282,9 @@ def _date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value))
+        return dt.datetime.fromisoformat(str(value).strip()).date()
     except ValueError:
-        raise JournalError(f"date must look like 2025-03-06, got {value!r}") from None
+        raise JournalError(f"date must look like 2025-03-06 and be a real calendar day, got {value!r}") from None
 
 
 def _string_list(value: Any, name: str) -> list[str]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from core.journal.book import (
     BOOK_CHAPTERS,
     BOOK_PAGES,
-    CHAPTER_WIDGETS,
     MAIN_TEXT,
     PART_FIRST_PAGE,
     part_of,
@@ -219,7 +218,6 @@ class NextUp:
     current: str | None  # the chapter being read in the latest entry
     page: int | None
     upcoming: tuple[str, ...]  # chapters not started yet, in book order
-    widgets: tuple[str, ...]  # live widgets that go with the current chapter
 
     @property
     def book_done(self) -> bool:
@@ -237,5 +235,4 @@ def next_up(entries: Sequence[Entry]) -> NextUp:
         current=current,
         page=pages[-1] if pages else None,
         upcoming=tuple(c for c in BOOK_CHAPTERS if c not in started),
-        widgets=CHAPTER_WIDGETS.get(current or "", ()),
     )

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
-import shutil
 import types
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from journal_helpers import entry_file, open_app, texts
 
 from core.journal import book, entries
 from core.paths import PROJECT_ROOT
 from ui import sidebar, widget_registry
 
-APP = PROJECT_ROOT / "streamlit_app.py"
-TIMEOUT_S = 120  # the first run imports pandas and altair; widget pages may import torch
 PAGES = ["pages/progress.py", "pages/entries.py", "pages/new_entry.py", "pages/tokenizer.py", "pages/attention.py",
          "pages/parameters.py", "pages/pretraining.py", "pages/sampling.py", "pages/spam.py"]
 
@@ -29,52 +25,16 @@ def fresh_status():
     sidebar.data_status.clear()
 
 
-@pytest.fixture
-def journal_copy(tmp_path, monkeypatch) -> Path:
-    """A copy of the starter journal that the app reads and writes instead of the real one."""
-    folder = tmp_path / "journal"
-    shutil.copytree(PROJECT_ROOT / "journal", folder)
-    monkeypatch.setenv("LLM_JOURNAL_DIR", str(folder))
-    monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.delenv("LLM_JOURNAL_READONLY", raising=False)
-    return folder
-
-
-@pytest.fixture
-def empty_journal(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "empty-journal"
-    folder.mkdir()
-    monkeypatch.setenv("LLM_JOURNAL_DIR", str(folder))
-    monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.delenv("LLM_JOURNAL_READONLY", raising=False)
-    return folder
-
-
-def open_app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
-    if page is not None:
-        at.switch_page(page).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def texts(elements) -> str:
-    """The elements' markdown sources, with backslash escapes removed (as the browser shows them)."""
-    return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
-
-
-def entry_file(day: int, body: str = "Some notes.", **front) -> str:
-    return entries.format_entry(day=day, body=body, **front)
-
-
 # ---------------------------------------------------------------------------------------------
 # Shell
 
 
-def test_widget_registry_matches_the_journal_widget_names():
-    assert tuple(widget_registry.WIDGET_PAGES) == book.WIDGETS
+def test_widget_registry_pages_and_chapters_exist():
     for widget in widget_registry.WIDGET_PAGES.values():
         assert (PROJECT_ROOT / widget.path).is_file(), widget.path
+        assert set(widget.chapters) <= set(book.BOOK_CHAPTERS), widget.name
+    assert widget_registry.widgets_for_chapter("Chapter 5") == ("pretraining", "sampling")
+    assert widget_registry.widgets_for_chapter(None) == ()
 
 
 def test_app_opens_on_progress_with_sidebar_status(journal_copy):

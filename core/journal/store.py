@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from pathlib import Path
 
-from core.atomic import write_text
+from core.atomic import leftover_temporaries, write_text
 from core.journal.entries import (
     MAX_FILE_BYTES,
     Entry,
@@ -19,7 +20,10 @@ from core.journal.entries import (
     infer_first_weekday,
     parse_entry,
 )
+from core.journal.versions import DELETED, REPLACED, Version, keep_version, versions_dir
 from core.paths import PROJECT_ROOT
+
+STALE_TEMPORARY_S = 60  # older than any write in progress: a temporary file this old was left by a killed write
 
 
 def journal_dir() -> Path:
@@ -33,6 +37,7 @@ def load_journal(directory: Path | None = None) -> Journal:
     directory = journal_dir() if directory is None else directory
     if not directory.is_dir():
         return Journal()
+    remove_stale_temporaries(directory)
     entries: list[Entry] = []
     problems: list[Problem] = []
     for path in sorted(directory.glob("*.md")):
@@ -75,16 +80,56 @@ def _read_entry_file(path: Path) -> str:
 
 
 def write_entry(directory: Path, day: int, text: str, *, overwrite: bool = False) -> Path:
-    """Write `text` as `directory/day-NN.md` atomically; refuse to replace a file unless `overwrite`."""
+    """Write `text` as `directory/day-NN.md` atomically; refuse to replace a file unless `overwrite`.
+
+    A replaced file is kept first, as a version that `restore_version` can bring back.
+    """
     entry = parse_entry(text, source=entry_filename(day))
     if entry.day != day:
         raise JournalError(f"the text is for day {entry.day}, not day {day}")
     directory.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(directory)
     target = directory / entry_filename(day)
+    if overwrite and target.is_file():
+        keep_version(directory, day, target.read_bytes(), REPLACED)
     try:
         return write_text(target, text, overwrite=overwrite)
     except FileExistsError:
         raise EntryExistsError(f"{target.name} already exists; confirm to replace it") from None
+
+
+def delete_entry(directory: Path, day: int) -> Version:
+    """Move day `day`'s entry to the versions folder, from where `restore_version` can bring it back."""
+    target = directory / entry_filename(day)
+    if not target.is_file():
+        raise JournalError(f"{target.name} does not exist, so there is nothing to delete")
+    version = keep_version(directory, day, target.read_bytes(), DELETED)
+    target.unlink()
+    return version
+
+
+def restore_version(directory: Path, version: Version) -> Path:
+    """Bring a kept version back as its day's entry; the entry it replaces, if any, is kept in turn."""
+    try:
+        text = version.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise JournalError(f"the kept copy {version.path.name} cannot be read ({err})") from None
+    path = write_entry(directory, version.day, text, overwrite=True)
+    version.path.unlink(missing_ok=True)
+    return path
+
+
+def remove_stale_temporaries(directory: Path, min_age_s: float = STALE_TEMPORARY_S) -> list[Path]:
+    """Delete the temporary files that killed writes left in the journal folder; young ones may be in use."""
+    removed = []
+    for path in leftover_temporaries(directory) + leftover_temporaries(versions_dir(directory)):
+        try:
+            if time.time() - path.stat().st_mtime > min_age_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone already, or a read-only folder: nothing to clean
+            continue
+    return removed
 
 
 def journal_storage(directory: Path | None = None) -> tuple[bool, str]:

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.journal import book, entries, progress, store
+from core.atomic import leftover_temporaries
+from core.journal import book, entries, progress, store, versions
 from core.paths import PROJECT_ROOT
 
 JOURNEY = PROJECT_ROOT.parent / "shared" / "journey.md"
@@ -277,7 +278,8 @@ def test_write_entry_creates_and_refuses_to_overwrite(tmp_path):
 
     store.write_entry(tmp_path / "journal", 23, second, overwrite=True)
     assert path.read_text(encoding="utf-8") == second
-    assert sorted(p.name for p in (tmp_path / "journal").iterdir()) == ["day-23.md"]  # no temp files left
+    assert sorted(p.name for p in (tmp_path / "journal").iterdir()) == [".versions", "day-23.md"]  # no temp files
+    assert [v.kind for v in versions.list_versions(tmp_path / "journal")] == [versions.REPLACED]
 
 
 def test_write_entry_checks_the_text_before_writing(tmp_path):
@@ -301,7 +303,8 @@ def test_a_failed_write_leaves_the_old_entry_intact(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         store.write_entry(tmp_path, 2, entries.format_entry(day=2, body="New."), overwrite=True)
     assert path.read_text(encoding="utf-8") == old
-    assert [p.name for p in tmp_path.iterdir()] == ["day-02.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".versions", "day-02.md"]
+    assert leftover_temporaries(tmp_path) == leftover_temporaries(versions.versions_dir(tmp_path)) == []
 
 
 def test_write_without_hard_links_still_refuses_to_overwrite(tmp_path, monkeypatch):

@@ -20,12 +20,13 @@ upcoming = progress.next_up(journal.entries)
 day_one = progress.day_one_date(journal.entries)
 
 
-def day_label(day: int) -> str:
-    """'day 35 (a Wednesday)', with the calendar date when the journal records one."""
-    weekday = entries.weekday_of(day, journal.first_weekday)
+def day_label(day: int | None) -> str:
+    """'day 35 (a Wednesday)', or 'day 35 (about 2025-04-09)' once an entry records its date."""
+    if day is None:
+        return "not enough data"
     if day_one is None:
-        return f"day {day} (a {weekday})"
-    return f"day {day}, {dt.timedelta(days=day - 1) + day_one:%A %d %B %Y}"
+        return f"day {day} (a {entries.weekday_of(day, journal.first_weekday)})"
+    return f"day {day} (about {day_one + dt.timedelta(days=day - 1):%Y-%m-%d})"
 
 
 st.title("Your journey through the book")
@@ -54,7 +55,8 @@ c1.metric("Pages covered", f"{pace.pages_read} of ~{pace.book_pages}", f"{pace.s
 c2.metric("Reading now", upcoming.current or "nothing yet",
           f"page {upcoming.page}" if upcoming.page else None, delta_color="off", delta_arrow="off")
 c3.metric("Chapters", f"{len(finished)} finished", f"{len(spans)} started", delta_color="off", delta_arrow="off")
-c4.metric("Hours logged", f"{pace.hours_logged:g} h", f"plan so far: {pace.hours_planned:g} h", delta_color="off", delta_arrow="off")
+c4.metric("Hours logged", f"{pace.hours_logged:g} h", f"plan so far: {pace.hours_planned:g} h", delta_color="off",
+          delta_arrow="off")
 c5.metric("Streak", f"{streak.current} day{'s' * (streak.current != 1)}", f"longest: {streak.longest}",
           delta_color="off", delta_arrow="off")
 st.progress(pace.share_read)
@@ -89,17 +91,17 @@ if pace.pages_left == 0:
 else:
     c1, c2 = st.columns(2)
     with c1:
-        st.metric("On plan", day_label(pace.finish_on_plan) if pace.finish_on_plan else "not enough data")
+        st.metric("On plan", day_label(pace.finish_on_plan))
         if pace.pages_per_hour:
             st.caption(f"{pace.pages_per_hour:.1f} pages per logged hour, with the plan's hours from now on: "
                        f"{pace.pages_left} pages left take about {pace.pages_left / pace.pages_per_hour:.0f} hours.")
     with c2:
-        st.metric("At the rhythm so far", day_label(pace.finish_at_rhythm) if pace.finish_at_rhythm else "not enough data")
+        st.metric("At the rhythm so far", day_label(pace.finish_at_rhythm))
         if pace.pages_per_day:
             st.caption(f"{pace.pages_per_day:.1f} pages per calendar day since day 1, gaps included.")
     if day_one is None:
-        st.caption("No entry records a calendar date, so finish dates are given as day numbers. Add a `date` "
-                   "to any entry to see real dates.")
+        st.caption("No entry records a calendar date, so finish dates are given as day numbers. Record the "
+                   "date of any entry (the Date field on New entry) to see real dates.")
 
 # --- What comes next ---------------------------------------------------------------------------
 st.header("What comes next")

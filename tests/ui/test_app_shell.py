@@ -115,7 +115,7 @@ def test_progress_gives_dates_when_an_entry_has_one(journal_copy):
         entry_file(22, weekday="Thursday", date=dt.date(2025, 3, 27), chapters=["Chapter 6"], page=203, hours=2),
         encoding="utf-8")
     metrics = {m.label: m.value for m in open_app().metric}
-    assert metrics["On plan"] == "day 35, Wednesday 09 April 2025"
+    assert metrics["On plan"] == "day 35 (about 2025-04-09)"
 
 
 def test_progress_of_an_empty_journal_invites_a_first_entry(empty_journal):
@@ -258,7 +258,7 @@ def test_new_entry_refuses_to_overwrite_unless_confirmed(journal_copy):
     assert at.button(key="save").disabled  # and write_entry itself refuses without overwrite=True
     assert (journal_copy / "day-22.md").read_text(encoding="utf-8") == original
 
-    at.checkbox(key="new_replace").check().run()
+    at.checkbox(key="new_replace_22").check().run()
     assert not at.button(key="save").disabled
     at.button(key="save").click().run()
     assert "A rewrite of day 22." in (journal_copy / "day-22.md").read_text(encoding="utf-8")

@@ -28,6 +28,12 @@ def hostile_journal(journal_copy):
     return journal_copy
 
 
+def replace_box(at, day: int):
+    """The replace confirmation, found by what it says rather than by its key."""
+    [box] = [c for c in at.checkbox if c.label == f"Replace the existing entry for day {day}"]
+    return box
+
+
 def headings(at) -> list[str]:
     return [h.value.split(" ·")[0] for h in at.subheader if h.value.startswith("Day ")]
 
@@ -83,12 +89,12 @@ def test_a_replace_confirmation_belongs_to_its_day(journal_copy):
     at = open_app("pages/new_entry.py")
     at.number_input(key="new_day").set_value(5).run()
     at.text_area(key="new_body").input("A new note for day 5.").run()
-    at.checkbox(key="new_replace_5").check().run()
+    replace_box(at, 5).check().run()
     assert not at.button(key="save").disabled
 
     at.number_input(key="new_day").set_value(6).run()
     at.text_area(key="new_body").input("A new note for day 5.").run()  # the note typed again, on day 6
-    assert at.checkbox(key="new_replace_6").value is False
+    assert replace_box(at, 6).value is False
     assert at.button(key="save").disabled
     assert (journal_copy / "day-06.md").read_text(encoding="utf-8") == day6
 

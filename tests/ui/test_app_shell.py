@@ -153,6 +153,8 @@ def test_entries_timeline_with_filters_and_gap(journal_copy):
     assert [h.value.split(" ·")[0] for h in at.subheader] == ["Day 9"]
 
     at.multiselect(key="filter_chapters").set_value(["Chapter 1"]).run()
+    assert at.multiselect(key="filter_topics").value == []  # dropout is not a topic of chapter 1
+    at.text_input(key="filter_text").input("no such words").run()
     assert "No entry matches these filters." in texts(at.info)
     assert not at.exception
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.journal import store
+from core.journal import entries, store
 from ui.journal_view import render_entry, render_problem
 from ui.navigation import require_app_navigation
 
@@ -55,5 +55,6 @@ for entry in sorted(shown, key=lambda e: e.day, reverse=newest_first):
         if last - first > 1:
             missing = f"day {first + 1}" if last - first == 2 else f"days {first + 1}-{last - 1}"
             st.caption(f":material/more_vert: {missing}: no entry")
-    render_entry(entry, show_widgets=show_widgets, key="entries", on_topic=filter_by_topic)
+    render_entry(entry, show_widgets=show_widgets, key="entries", on_topic=filter_by_topic,
+                 edit_link=entry.source == entries.entry_filename(entry.day))
     previous_day = entry.day

@@ -70,13 +70,16 @@ def loaded(journal: Journal, entry: Entry) -> dict[str, Any]:
 
 
 def start(journal: Journal, day: int) -> None:
-    """The form's first state: `day` (or the day an action asked for), blank or loaded to edit."""
-    day = st.session_state.pop(OPEN, day)
-    if "new_day" in st.session_state:
-        return
-    entry = editable(journal, day)
-    st.session_state.update(new_day=day, **(loaded(journal, entry) if entry else blank(journal, day)))
-    st.session_state[EDITING] = day if entry else None
+    """The form's first state, on `day`; later, the day a link (`?day=14`) or an action asked to open."""
+    if (asked := st.query_params.pop("day", None)) is not None and asked.isdigit():
+        st.session_state[OPEN] = min(max(int(asked), 1), entries.MAX_DAY)
+    if "new_day" not in st.session_state:
+        entry = editable(journal, day)
+        st.session_state.update(new_day=day, **(loaded(journal, entry) if entry else blank(journal, day)))
+        st.session_state[EDITING] = day if entry else None
+    if (opened := st.session_state.pop(OPEN, None)) is not None:
+        st.session_state["new_day"] = opened
+        change_day(journal)
 
 
 def change_day(journal: Journal) -> None:
@@ -141,8 +144,6 @@ def restore(folder: Path, version: versions.Version) -> None:
     name = entries.entry_filename(version.day)
     if _act(f"Restored {name} from {version.saved_at:%Y-%m-%d %H:%M:%S} UTC",
             lambda: store.restore_version(folder, version)):
-        for key in ("new_day", EDITING, DRAFT, *FIELDS):
-            st.session_state.pop(key, None)
         st.session_state[OPEN] = version.day
 
 

@@ -32,13 +32,20 @@ def entry_meta(entry: Entry) -> str:
 
 
 def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry",
-                 on_topic: Callable[[str], None] | None = None) -> None:
+                 on_topic: Callable[[str], None] | None = None, edit_link: bool = False) -> None:
     """One entry: heading, facts, topics, the note, and its live widgets.
 
-    With `on_topic`, each topic is a button that calls `on_topic(topic)` (the Entries page filters by it).
+    With `on_topic`, each topic is a button that calls `on_topic(topic)` (the Entries page filters by it);
+    with `edit_link`, an Edit link opens the entry on the New entry page.
     """
     with st.container(border=True, key=f"{key}-day{entry.day}"):
-        st.subheader(plain(entry.heading), anchor=f"day-{entry.day}")
+        if not edit_link:
+            st.subheader(plain(entry.heading), anchor=f"day-{entry.day}")
+        else:
+            left, right = st.columns([6, 1], vertical_alignment="center")
+            left.subheader(plain(entry.heading), anchor=f"day-{entry.day}")
+            right.page_link("pages/new_entry.py", label="Edit", icon=":material/edit:", query_params={"day": entry.day},
+                            help=f"Open day {entry.day} on the New entry page to change or delete it")
         if meta := entry_meta(entry):
             st.caption(plain(meta))
         if entry.topics and on_topic is None:

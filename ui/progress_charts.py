@@ -98,7 +98,8 @@ def hours_chart(days: Sequence[DayProgress]) -> alt.Chart:
         color=alt.Color("status:N", scale=STATUS_COLOURS, legend=alt.Legend(title=None, orient="bottom")),
         tooltip=["day", "weekday", "hours logged", "hours planned"],
     )
-    plan = base.mark_tick(color="black", thickness=2, size=14).encode(y="hours planned:Q", tooltip=["day", "hours planned"])
+    plan = base.mark_tick(color="black", thickness=2, size=14).encode(y="hours planned:Q",
+                                                                       tooltip=["day", "hours planned"])
     return (bars + plan).properties(height=300, title="Hours logged (bars) against the plan (ticks)")
 
 

@@ -84,6 +84,17 @@ def test_choosing_an_existing_day_loads_it_and_a_draft_survives(journal_copy):
     assert at.text_area(key="new_body").value == "My draft for day 23."
 
 
+def test_the_entries_edit_link_opens_that_day(journal_copy):
+    at = open_app("pages/entries.py")
+    assert [link.label for link in at.get("page_link")].count("Edit") == 19
+    at.query_params["day"] = "14"  # where the Edit link of day 14 leads: new-entry?day=14
+    at.switch_page("pages/new_entry.py").run()
+    assert not at.exception
+    assert at.number_input(key="new_day").value == 14
+    assert at.text_input(key="new_title").value == "Where GPT-2's parameters live"
+    assert replace_box(at, 14).value is False
+
+
 def test_a_replace_confirmation_belongs_to_its_day(journal_copy):
     day6 = (journal_copy / "day-06.md").read_text(encoding="utf-8")
     at = open_app("pages/new_entry.py")

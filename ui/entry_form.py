@@ -94,7 +94,9 @@ def change_day(journal: Journal) -> None:
         return
     if was_editing:
         st.session_state.update(st.session_state.pop(DRAFT, None) or blank(journal, day))
-    st.session_state.update(new_hours=planned_hours(journal, day), new_date=suggested_date(journal, day))
+    st.session_state["new_hours"] = planned_hours(journal, day)
+    if (date := suggested_date(journal, day)) is not None:  # else a date typed by hand stays
+        st.session_state["new_date"] = date
     st.session_state[EDITING] = None
 
 

@@ -191,6 +191,9 @@ def test_a_recorded_date_turns_finish_estimates_into_dates(journal_copy):
     at = open_app("pages/new_entry.py")
     assert at.date_input(key="new_date").value is None  # no entry has a date yet
     at.date_input(key="new_date").set_value(dt.date(2025, 3, 28)).run()
+    at.number_input(key="new_day").set_value(24).run()
+    at.number_input(key="new_day").set_value(23).run()
+    assert at.date_input(key="new_date").value == dt.date(2025, 3, 28)  # a date typed by hand stays
     at.text_area(key="new_body").input("Evaluating the classifier.").run()
     at.button(key="save").click().run()
     assert at.date_input(key="new_date").value == dt.date(2025, 3, 29)  # the next day's date is offered

@@ -182,9 +182,13 @@ def render_recently_deleted(folder: Path, journal: Journal, kept: list[versions.
         return
     st.subheader("Recently deleted")
     for version in deleted:
-        first_line = next((line for line in version.read().split("---", 2)[-1].splitlines() if line.strip()), "")
+        try:
+            title = entries.parse_entry(version.read()).title
+        except entries.JournalError:
+            title = ""  # a file kept as it was, readable or not
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
-        c1.markdown(f"**Day {version.day}**, deleted {version.saved_at:%Y-%m-%d %H:%M} UTC: {plain(first_line[:80])}")
+        c1.markdown(f"**Day {version.day}**" + (f": {plain(title)}" if title else "")
+                    + f", deleted {version.saved_at:%Y-%m-%d %H:%M} UTC")
         taken = journal.entry_for(version.day) is not None
         c2.button("Restore", key=f"new_undelete_{version.path.name}", on_click=restore, args=(folder, version),
                   help=f"Day {version.day} has an entry now; it is kept as an earlier version" if taken else None)

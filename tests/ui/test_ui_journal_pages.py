@@ -141,6 +141,7 @@ def test_deleting_asks_first_and_can_be_undone(journal_copy):
     assert not (journal_copy / "day-21.md").exists()
     assert "Deleted day-21.md" in texts(at.success)
     assert "Recently deleted" in [h.value for h in at.subheader]
+    assert "**Day 21**: Fine-tuning for classification, deleted " in texts(at.markdown)
 
     [deleted] = versions.list_versions(journal_copy, kind=versions.DELETED)
     at.button(key=f"new_undelete_{deleted.path.name}").click().run()

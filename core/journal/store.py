@@ -82,7 +82,7 @@ def _read_entry_file(path: Path) -> str:
 def write_entry(directory: Path, day: int, text: str, *, overwrite: bool = False) -> Path:
     """Write `text` as `directory/day-NN.md` atomically; refuse to replace a file unless `overwrite`.
 
-    A replaced file is kept first, as a version that `restore_version` can bring back.
+    A replaced file is kept first (unless the text is the same), as a version `restore_version` can bring back.
     """
     entry = parse_entry(text, source=entry_filename(day))
     if entry.day != day:
@@ -90,8 +90,8 @@ def write_entry(directory: Path, day: int, text: str, *, overwrite: bool = False
     directory.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(directory)
     target = directory / entry_filename(day)
-    if overwrite and target.is_file():
-        keep_version(directory, day, target.read_bytes(), REPLACED)
+    if overwrite and target.is_file() and (old := target.read_bytes()) != text.encode("utf-8"):
+        keep_version(directory, day, old, REPLACED)
     try:
         return write_text(target, text, overwrite=overwrite)
     except FileExistsError:

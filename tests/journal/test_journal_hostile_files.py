@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import tracemalloc
 
 import pytest
 from hypothesis import given, settings
@@ -46,8 +47,14 @@ def bad_file(front: str) -> str:
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize("name", list(HOSTILE_FRONT_MATTER))
 def test_hostile_front_matter_is_one_clear_error(name):
-    with pytest.raises(entries.JournalError, match=MESSAGES.get(name, "real calendar day")):
-        entries.parse_entry(bad_file(HOSTILE_FRONT_MATTER[name]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(entries.JournalError, match=MESSAGES.get(name, "real calendar day")):
+            entries.parse_entry(bad_file(HOSTILE_FRONT_MATTER[name]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000  # bytes: refused before anything large is built
 
 
 @pytest.mark.timeout(10)

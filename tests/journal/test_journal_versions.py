@@ -31,6 +31,7 @@ def age(path: Path, seconds: float) -> Path:
 def test_replacing_an_entry_keeps_the_previous_version(tmp_path):
     store.write_entry(tmp_path, 6, entry(6, "First draft."))
     store.write_entry(tmp_path, 6, entry(6, "Second draft."), overwrite=True)
+    store.write_entry(tmp_path, 6, entry(6, "Second draft."), overwrite=True)  # the same again: nothing to keep
     assert "Second draft." in (tmp_path / "day-06.md").read_text(encoding="utf-8")
     [kept] = versions.list_versions(tmp_path, day=6)
     assert kept.kind == versions.REPLACED and "First draft." in kept.read()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from journal_helpers import entry_file, open_app, texts
 
-from core.journal import book, entries
+from core.journal import book, entries, store
 from core.paths import PROJECT_ROOT
 from ui import sidebar, widget_registry
 
@@ -34,6 +34,8 @@ def test_widget_registry_pages_and_chapters_exist():
         assert (PROJECT_ROOT / widget.path).is_file(), widget.path
         assert set(widget.chapters) <= set(book.BOOK_CHAPTERS), widget.name
     assert widget_registry.widgets_for_chapter("Chapter 5") == ("pretraining", "sampling")
+    named = {w for e in store.load_journal(PROJECT_ROOT / "journal").entries for w in e.widgets}
+    assert named <= set(widget_registry.WIDGET_PAGES)  # the starter journal names only registered widgets
     assert widget_registry.widgets_for_chapter(None) == ()
 
 

@@ -82,7 +82,9 @@ def page_renders(rounds: int) -> list[tuple[str, str]]:
 
 def first_loss_point(rounds: int) -> list[tuple[str, str]]:
     from core.app.corpora import journal_text
-    from core.gpt.train import EvalEvent, StartEvent, StepEvent, TrainSettings, pretrain_run
+    from core.gpt.events import EvalEvent, StartEvent, StepEvent
+    from core.gpt.pretrain import pretrain_run
+    from core.gpt.train import TrainSettings
 
     text = journal_text()
     runs_root = Path(tempfile.mkdtemp(prefix="bench-runs-"))

@@ -24,32 +24,29 @@ from pathlib import Path
 import torch
 from common import ROOT, machine_line, median
 
-from core.gpt.fastpath import bf16_supported
+from core.gpt.events import DoneEvent, EvalEvent, SampleEvent, StepEvent
+from core.gpt.fastpath import bf16_supported, heap_for_large_tensors
 from core.gpt.generate import generate_text
 from core.gpt.model import GPTModel
-from core.gpt.tokenizers import encode
-from core.gpt.train import (
+from core.gpt.pretrain import (
     BOOK_PROMPT,
-    DoneEvent,
-    EvalEvent,
-    SampleEvent,
-    StepEvent,
-    TrainSettings,
     format_event,
     make_loaders,
     model_config,
     pretrain_run,
+    pretraining_task,
     read_corpus,
-    train,
 )
+from core.gpt.tokenizers import encode
+from core.gpt.train import TrainSettings, train
 from core.paths import find_data_file
 
 
 def time_to_first_loss() -> None:
     """Seconds from calling pretrain_run (tiny preset, journal text) to its first StepEvent:
-    in a fresh process, then again once torch's lazy imports are loaded (what `warm_up` does)."""
+    in a fresh process, then again in the same process, once torch's lazy imports are loaded."""
     journal = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "journal").glob("*.md")))
-    for label in ("fresh process", "after warm-up"):
+    for label in ("fresh process", "second run"):
         with tempfile.TemporaryDirectory() as runs:
             start = time.perf_counter()
             events = pretrain_run(journal, "tiny", TrainSettings(epochs=1), runs_root=Path(runs), sample_prompt=None)
@@ -66,7 +63,8 @@ def main() -> None:
     parser.add_argument("--context-length", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    parser.add_argument("--fp32", action="store_true", help="train in float32 (default: the app's bf16 fast path where supported)")
+    parser.add_argument("--fp32", action="store_true",
+                        help="train in float32 (default: the app's bf16 fast path where supported)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -91,15 +89,16 @@ def main() -> None:
     print(machine_line())
 
     evals, speeds = [], []
-    for event in train(model, train_loader, val_loader, settings,
-                       sample=lambda m: BOOK_PROMPT + generate_text(m, BOOK_PROMPT, 50)):
-        if isinstance(event, StepEvent):
-            speeds.append(event.tokens_per_s)
-            continue
-        if isinstance(event, EvalEvent):
-            evals.append(event)
-        if isinstance(event, (EvalEvent, SampleEvent, DoneEvent)):
-            print(format_event(event), flush=True)
+    task = pretraining_task(train_loader, val_loader, lambda m: BOOK_PROMPT + generate_text(m, BOOK_PROMPT, 50))
+    with heap_for_large_tensors():  # the process-wide memory policy the app's training jobs run under
+        for event in train(model, train_loader, task, settings):
+            if isinstance(event, StepEvent):
+                speeds.append(event.tokens_per_s)
+                continue
+            if isinstance(event, EvalEvent):
+                evals.append(event)
+            if isinstance(event, (EvalEvent, SampleEvent, DoneEvent)):
+                print(format_event(event), flush=True)
 
     first, last = evals[0], evals[-1]
     best_val = min(e.val_loss for e in evals)

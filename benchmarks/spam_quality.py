@@ -23,19 +23,12 @@ from pathlib import Path
 import torch
 from common import machine_line, table
 
-from core.gpt.classifier import (
-    BOOK_RECIPE,
-    SCRATCH_RECIPE,
-    ClassifierEvalEvent,
-    EvaluationEvent,
-    Recipe,
-    finetune_run,
-)
 from core.gpt.config import get_preset
-from core.gpt.fastpath import bf16_supported
+from core.gpt.events import ClassifierEvalEvent, DoneEvent, StartEvent
+from core.gpt.fastpath import bf16_supported, heap_for_large_tensors
+from core.gpt.finetune import BOOK_RECIPE, SCRATCH_RECIPE, EvaluationEvent, Recipe, finetune_run
 from core.gpt.model import GPTModel
 from core.gpt.spam_data import LABELS, load_messages
-from core.gpt.train import DoneEvent, StartEvent
 
 
 def blocks(value: str) -> int | str:
@@ -125,7 +118,8 @@ def main() -> None:
     print(f"bf16 autocast: {'on' if bf16_supported() and recipe.settings.bf16 else 'off'}")
     print(f"recipe: {recipe}")
     messages = load_messages(args.data)
-    with tempfile.TemporaryDirectory(prefix="spam-quality-") as runs_root:
+    # The app's training jobs run under this process-wide memory policy; so do these runs.
+    with tempfile.TemporaryDirectory(prefix="spam-quality-") as runs_root, heap_for_large_tensors():
         runs = [run_once(messages, recipe, seed, args.split_seed, args.book, Path(runs_root)) for seed in args.seeds]
 
     rows = []

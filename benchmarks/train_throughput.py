@@ -10,7 +10,7 @@ the speed-ups are medians of per-round ratios (book and variant timed minutes ap
 Tokens per CPU-second (process time over all threads) are printed too. On a busy shared machine
 use `--threads 1`: two threads then wait on each other at every operation, one measures the work.
 
-`--loss-check` trains the tiny preset on a real text with `core.gpt.train.train` (same weights,
+`--loss-check` trains the tiny preset on a real text with the one loop, `core.gpt.train.train` (same weights,
 batches and dropout seed): the book's model in float32 (the reference), ours in float32 and ours
 on the fast path, and compares the curves' gap with that between two seeds of the book's run.
 
@@ -36,6 +36,7 @@ from core.gpt.config import get_preset
 from core.gpt.fastpath import autocast_context, bf16_supported, heap_for_large_tensors, make_adamw
 from core.gpt.model import GPTModel
 from core.gpt.params import flops_per_token as flops_per_token_forward
+from core.gpt.pretrain import calc_loss_batch
 
 CONFIGS = {
     # name: (preset, context length, batch size)
@@ -43,7 +44,7 @@ CONFIGS = {
     "124m": ("gpt2-small", 256, 2),  # the book's chapter 5 setting
 }
 BOOK = "book's GPTModel, AdamW (reference)"
-FAST = "ours, fast path (all four levers: what core.gpt.train runs)"
+FAST = "ours, fast path (all four levers: what pretraining in the app runs)"
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def step_function(variant: Variant, model: torch.nn.Module, inputs: torch.Tensor
     else:
         optimizer = make_adamw(params, 4e-4, 0.1, fused=variant.fused_adamw)
     if variant.fused_loss:
-        loss_fn = model.loss
+        def loss_fn(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return calc_loss_batch(inputs, targets, model)
     else:
         def loss_fn(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten())
@@ -186,19 +188,25 @@ def loss_check(epochs: int) -> None:
     from llms_from_scratch.ch04 import GPTModel as BookGPT
 
     from core.app.corpora import journal_text
+    from core.gpt.events import EvalEvent
+    from core.gpt.pretrain import make_loaders, pretraining_task
     from core.gpt.tokenizers import encode
-    from core.gpt.train import EvalEvent, TrainSettings, make_loaders, train
+    from core.gpt.train import Task, TrainSettings, train
     from core.paths import find_data_file
 
-    class BookModel(BookGPT):
-        """The book's model with the loss `core.gpt.train` asks for, computed the book's way."""
+    def book_loss(inputs: torch.Tensor, targets: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+        """The next-token loss computed the book's way: every token's logits, then cross-entropy."""
+        return F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten())
 
-        def __init__(self, cfg: dict[str, Any]):
-            super().__init__(cfg)
-            self.cfg = cfg
+    def book_task(train_loader: Any, val_loader: Any) -> Task:
+        def evaluate(model: torch.nn.Module, eval_iter: int) -> dict[str, float]:
+            def mean_loss(loader: Any) -> float:
+                losses = [book_loss(x, y, model).item() for _, (x, y) in zip(range(eval_iter), loader, strict=False)]
+                return sum(losses) / len(losses)
 
-        def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            return F.cross_entropy(self(inputs).flatten(0, 1), targets.flatten())
+            return {"train_loss": mean_loss(train_loader), "val_loss": mean_loss(val_loader)}
+
+        return Task(calc_loss_batch=book_loss, evaluate=evaluate)
 
     verdict = find_data_file("corpus/the-verdict.txt")
     name, text = ("The Verdict", verdict.read_text(encoding="utf-8")) if verdict else ("the journal", journal_text())
@@ -209,11 +217,12 @@ def loss_check(epochs: int) -> None:
     initial = GPTModel(cfg).state_dict()  # every run starts from these weights
 
     def curve(variant: Variant, seed: int) -> list[float]:
-        model = BookModel(cfg) if variant.book_model else GPTModel(cfg)
+        model = BookGPT(cfg) if variant.book_model else GPTModel(cfg)
         model.load_state_dict(initial, strict=False)  # the book's model has its mask buffers already
-        loaders = make_loaders(ids, context, batch, seed=seed)
+        train_loader, val_loader = make_loaders(ids, context, batch, seed=seed)
+        task = (book_task if variant.book_model else pretraining_task)(train_loader, val_loader)
         settings = TrainSettings(epochs=epochs, eval_freq=2, eval_iter=5, seed=seed, bf16=variant.bf16)
-        return [e.val_loss for e in train(model, *loaders, settings) if isinstance(e, EvalEvent)]
+        return [e.val_loss for e in train(model, train_loader, task, settings) if isinstance(e, EvalEvent)]
 
     reference = curve(Variant(book_model=True), 123)
     runs = [
@@ -226,7 +235,7 @@ def loss_check(epochs: int) -> None:
           f"{len(reference)} evaluations; bf16 {'on' if bf16_supported() else 'NOT supported here (fp32 ran)'}")
     rows = [("book's model, fp32, seed 123 (reference)", reference, 0.0)]
     rows += [(run, values, gap) for (run, values), gap in zip(runs, gaps, strict=False)]
-    print(table(("run (core.gpt.train loop, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),
+    print(table(("run (core.gpt.train.train, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),
                 [(run, f"{c[0]:.3f}", f"{c[-1]:.3f}", f"{gap:.3f}") for run, c, gap in rows]))
     verdict = "within" if gaps[1] <= gaps[2] else "OUTSIDE"
     print(f"fast path vs the book's fp32 curve: max gap {gaps[1]:.3f}, {verdict} the seed-to-seed noise of {gaps[2]:.3f}")

@@ -1,6 +1,6 @@
 """Live pretraining (book chapter 5): choose a text and a model, train in the background, watch the loss fall.
 
-The run itself is `core.gpt.train.pretrain_run` in the server's one training slot (`ui.training_job`);
+The run itself is `core.gpt.pretrain.pretrain_run` in the server's one training slot (`ui.training_job`);
 this module only draws: the set-up, a fragment that re-reads the job's events every second, and
 earlier runs to compare with.
 """
@@ -43,15 +43,15 @@ from core.gpt.checkpoint import (
 from core.gpt.config import PRESETS
 from core.gpt.fastpath import bf16_supported
 from core.gpt.params import count_parameters
-from core.gpt.tokenizers import TokenizerUnavailable, encode
-from core.gpt.train import (
+from core.gpt.pretrain import (
     BOOK_PROMPT,
     CorpusError,
-    TrainSettings,
     make_loaders,
     model_config,
     pretrain_run,
 )
+from core.gpt.tokenizers import TokenizerUnavailable, encode
+from core.gpt.train import TrainSettings
 from core.widgets import run_view
 from core.widgets.token_view import CorpusUnavailable
 from ui import training_job as tj

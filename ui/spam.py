@@ -1,6 +1,6 @@
 """Spam-classifier tester (book chapter 6): the data, fine-tuning live, the results, and trying it out.
 
-Fine-tuning runs as `core.gpt.classifier.finetune_run` in the server's one training slot, drawn by
+Fine-tuning runs as `core.gpt.finetune.finetune_run` in the server's one training slot, drawn by
 a fragment like the pretraining chart; classifying uses a saved classifier, loaded once and shared.
 """
 
@@ -23,17 +23,13 @@ from core.gpt.checkpoint import (
     list_runs,
 )
 from core.gpt.classifier import (
-    BOOK_RECIPE,
-    SCRATCH_RECIPE,
     ClassifierInputError,
-    EvaluationEvent,
     GPTClassifier,
-    Recipe,
     classifiers_dir,
     classify,
-    finetune_run,
     load_classifier,
 )
+from core.gpt.finetune import BOOK_RECIPE, SCRATCH_RECIPE, EvaluationEvent, Recipe, finetune_run
 from core.gpt.spam_data import (
     DATA_FILE,
     LABELS,

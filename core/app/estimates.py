@@ -17,6 +17,7 @@ from typing import Any
 from core.gpt.checkpoint import Checkpoint
 from core.gpt.config import validate_config
 from core.gpt.params import count_parameters, flops_per_token
+from core.gpt.train import evaluation_steps
 
 REFERENCE_FLOPS = 110e9  # effective training FLOP/s measured on the 2-core development CPUs
 # What a step costs beyond its FLOPs (Python, autograd, optimizer, the embedding's gradient): a
@@ -97,7 +98,7 @@ def estimate_training(
     forward = flops_per_token(cfg, ctx // 2)["total"]  # on average a token attends to half the window
     total_steps = steps_per_epoch * epochs
     train_tokens = total_steps * batch_size * ctx
-    evaluations = (total_steps - 1) // eval_freq + 1 + ((total_steps - 1) % eval_freq > 0)  # as core.gpt.train does
+    evaluations = len(evaluation_steps(total_steps, eval_freq))
     eval_tokens = evaluations * 2 * eval_iter * batch_size * ctx  # training and validation batches
     sample_flops = epochs * sample_tokens * flops_per_token(cfg, ctx)["total"]
     work = TRAIN_PASSES * forward * train_tokens + forward * eval_tokens + sample_flops

@@ -1,7 +1,8 @@
 """Running a training event stream in a background thread, one job at a time per server.
 
 The thread only appends events to a lock-guarded list; the app's pages take snapshots of it
-from their own script thread (Streamlit calls are never made from here).
+from their own script thread (Streamlit calls are never made from here). The job also sets the
+process-wide memory policy that training is measured fastest with (`heap_for_large_tensors`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import UserError
+from core.gpt.fastpath import heap_for_large_tensors
 
 # A job's work: given the stop flag, an iterable of events that checks it between steps.
 JobWork = Callable[[threading.Event], Iterable[Any]]
@@ -58,9 +60,10 @@ class TrainingJob:
     def _run(self) -> None:
         status, error = "failed", "the training thread ended unexpectedly"
         try:
-            for event in self._work(self._stop):
-                with self._lock:
-                    self._events.append(event)
+            with heap_for_large_tensors():
+                for event in self._work(self._stop):
+                    with self._lock:
+                        self._events.append(event)
             status, error = ("stopped" if self._stop.is_set() else "finished"), None
         except Exception as err:  # the job reports any failure instead of dying silently
             error = str(err) or type(err).__name__
@@ -94,12 +97,6 @@ class JobSlot:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._job: TrainingJob | None = None
-
-    @property
-    def job(self) -> TrainingJob | None:
-        """The running job, or the last one that ran."""
-        with self._lock:
-            return self._job
 
     def start(self, work: JobWork, name: str = "training") -> TrainingJob:
         """Start `work` in a new job; JobBusyError while another is still running."""

@@ -18,6 +18,10 @@ class TextTooShortError(UserError):
     """The text has fewer tokens than one input/target window needs."""
 
 
+class CorpusError(UserError):
+    """A corpus file that cannot be used: missing, unreadable, empty or not UTF-8 text."""
+
+
 class GPTDataset(Dataset):
     """Input/target pairs from a sliding window over `token_ids` (the book's `GPTDatasetV1`)."""
 

@@ -7,8 +7,10 @@
   per parameter and step in the default implementation (the same update, to rounding).
 - `head_cross_entropy`: the output head and the cross-entropy loss in one pass that never
   holds float32 scores for every token and all 50,257 vocabulary entries at once.
-- `large_tensors_on_heap`: while training, glibc's malloc keeps big freed blocks for reuse
-  instead of unmapping them, so a step does not fault in hundreds of MB of fresh pages.
+- `heap_for_large_tensors`: while training, glibc's malloc keeps big freed blocks for reuse
+  instead of unmapping them, so a step does not fault in hundreds of MB of fresh pages. It is a
+  process-wide setting, so the callers that own the process apply it around a run (the app's
+  background job in `core.app.jobs`, the command line `python -m core.gpt.pretrain`), not the loop.
 
 `benchmarks/train_throughput.py` measures what each one gives.
 """
@@ -21,8 +23,8 @@ import functools
 import os
 import platform
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, ContextManager, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 
@@ -56,7 +58,7 @@ def bf16_supported() -> bool:
     return approx.dtype == torch.bfloat16 and bool(torch.isfinite(approx).all()) and float(error) < 0.03
 
 
-def autocast_context(enabled: bool = True) -> ContextManager[None]:
+def autocast_context(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
     """bf16 autocast for a forward pass and its loss where supported; otherwise a no-op."""
     if enabled and bf16_supported():
         return torch.autocast("cpu", dtype=torch.bfloat16)
@@ -211,16 +213,3 @@ def heap_for_large_tensors() -> Iterator[None]:
                 libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD_MAX)
                 libc.malloc_trim(0)
 
-
-Item = TypeVar("Item")
-
-
-def large_tensors_on_heap(generate: Callable[..., Iterator[Item]]) -> Callable[..., Iterator[Item]]:
-    """Decorate a generator (a training loop) to run inside `heap_for_large_tensors`."""
-
-    @functools.wraps(generate)
-    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Item]:
-        with heap_for_large_tensors():
-            yield from generate(*args, **kwargs)
-
-    return wrapper

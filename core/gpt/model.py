@@ -16,7 +16,6 @@ from torch import nn
 from core.errors import UserError
 from core.gpt.attention import KVCache, MultiHeadAttention
 from core.gpt.config import validate_config
-from core.gpt.fastpath import head_cross_entropy
 
 
 class LayerNorm(nn.Module):
@@ -102,13 +101,9 @@ class GPTModel(nn.Module):
         """Logits (batch, tokens, vocab_size) for token IDs (batch, tokens)."""
         return self.out_head(self._run(in_idx, cache, need_weights=False)[0])
 
-    def loss(self, in_idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean next-token cross-entropy (section 5.1.2): `F.cross_entropy(self(in_idx).flatten(0, 1),
-        targets.flatten())`, computed without holding every token's 50,257 scores at once."""
-        if targets.shape != in_idx.shape:
-            raise UserError(f"targets {tuple(targets.shape)} must have the inputs' shape {tuple(in_idx.shape)}")
-        hidden = self._run(in_idx, None, need_weights=False)[0]
-        return head_cross_entropy(hidden.flatten(0, 1), self.out_head.weight, targets.flatten())
+    def hidden_states(self, in_idx: torch.Tensor) -> torch.Tensor:
+        """Final-normalised hidden states (batch, tokens, emb_dim): what the output head scores."""
+        return self._run(in_idx, None, need_weights=False)[0]
 
     @torch.no_grad()
     def attention_maps(self, in_idx: torch.Tensor) -> torch.Tensor:

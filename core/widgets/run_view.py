@@ -1,7 +1,7 @@
 """What the live pretraining chart shows: loss rows, epoch boundaries, progress and samples.
 
-Works on event dicts as `core.gpt.train.event_to_dict` makes them, so a live run's events and a
-saved checkpoint's history are drawn the same way.
+Works on event dicts as `core.gpt.events.to_dict` makes them, so a live run's events and a
+saved checkpoint's history are drawn the same way; events are told apart by their kind.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.gpt.train import perplexity
+from core.gpt import events as ev
+from core.gpt.events import perplexity
 
 Events = Sequence[dict[str, Any]]
 
 
-def _of_type(events: Events, kind: str) -> list[dict[str, Any]]:
-    return [e for e in events if e.get("type") == kind]
+def _of_type(events: Events, *kinds: str) -> list[dict[str, Any]]:
+    return [e for e in events if ev.kind_of(e) in kinds]
 
 
 def steps_per_epoch(events: Events) -> int:
@@ -45,7 +46,7 @@ def loss_rows(events: Events, run: str) -> list[dict[str, Any]]:
     """One row per evaluation and split: run, step, epoch, tokens seen, split, loss and perplexity."""
     epochs = fractional_epochs(events)
     rows = []
-    for event in _of_type(events, "eval"):
+    for event in _of_type(events, *ev.eval_kinds()):
         for split in ("train", "val"):
             loss = event[f"{split}_loss"]
             rows.append({
@@ -82,8 +83,7 @@ def accuracy_rows(events: Events, run: str) -> list[dict[str, Any]]:
             "split": "training" if split == "train" else "validation",
             "accuracy": event[f"{split}_accuracy"],
         }
-        for event in _of_type(events, "eval")
-        if "val_accuracy" in event
+        for event in _of_type(events, ev.ClassifierEvalEvent.kind)
         for split in ("train", "val")
     ]
 
@@ -145,7 +145,7 @@ def run_progress(events: Events) -> RunProgress | None:
     if start is None:
         return None
     steps = _of_type(events, "step")
-    evals = _of_type(events, "eval")
+    evals = _of_type(events, *ev.eval_kinds())
     done = next(iter(_of_type(events, "done")), None)
     first_step = steps[0]["step"] - 1 if steps else 0
     steps_done = steps[-1]["step"] - first_step if steps else 0
@@ -168,15 +168,5 @@ def run_progress(events: Events) -> RunProgress | None:
 
 def as_dicts(events: Iterable[Any]) -> list[dict[str, Any]]:
     """Training events (dataclasses or dicts) as dicts; anything else (a final evaluation) is left out."""
-    from core.gpt.classifier import ClassifierEvalEvent, event_record
-    from core.gpt.train import EVENT_TYPES, event_to_dict
-
-    out = []
-    for event in events:
-        if isinstance(event, dict):
-            out.append(event)
-        elif isinstance(event, ClassifierEvalEvent):
-            out.append(event_record(event))
-        elif isinstance(event, tuple(EVENT_TYPES.values())):
-            out.append(event_to_dict(event))
-    return out
+    return [event if isinstance(event, dict) else ev.to_dict(event)
+            for event in events if isinstance(event, (dict, ev.TrainingEvent))]

@@ -12,24 +12,19 @@ import torch
 from core.gpt.checkpoint import CheckpointError, list_runs, save_checkpoint
 from core.gpt.classifier import (
     PAD_ID,
-    SCRATCH_RECIPE,
     UNKNOWN_ID,
-    ClassifierEvalEvent,
     ClassifierInputError,
-    EvaluationEvent,
     GPTClassifier,
-    Recipe,
     classify,
     compact_id_map,
     evaluate_classifier,
-    finetune_run,
     freeze_for_finetuning,
     list_classifiers,
     load_classifier,
-    loss_and_accuracy,
     save_classifier,
-    train_classifier,
 )
+from core.gpt.events import ClassifierEvalEvent, DoneEvent, StartEvent, StepEvent
+from core.gpt.finetune import SCRATCH_RECIPE, EvaluationEvent, Recipe, finetune, finetune_run, loss_and_accuracy
 from core.gpt.model import GPTModel
 from core.gpt.spam_data import (
     PAD_TOKEN_ID,
@@ -40,7 +35,7 @@ from core.gpt.spam_data import (
     split_messages,
 )
 from core.gpt.tokenizers import TextTooLong
-from core.gpt.train import DoneEvent, StartEvent, StepEvent, TrainSettings
+from core.gpt.train import TrainSettings
 
 SMALL = {"vocab_size": 50257, "context_length": 16, "emb_dim": 16, "n_heads": 2, "n_layers": 3, "drop_rate": 0.0}
 
@@ -166,7 +161,7 @@ def test_training_yields_steps_evaluations_and_done():
     clf = toy_classifier(loaders, "mean")
     freeze_for_finetuning(clf, 1)
     frozen_before = clf.gpt.tok_emb.weight.clone()
-    events = list(train_classifier(clf, loaders.train, loaders.val, FAST))
+    events = list(finetune(clf, loaders.train, loaders.val, FAST))
     steps = [e for e in events if isinstance(e, StepEvent)]
     evals = [e for e in events if isinstance(e, ClassifierEvalEvent)]
     assert len(steps) == 2 * len(loaders.train) and [e.step for e in steps] == list(range(1, len(steps) + 1))
@@ -181,14 +176,14 @@ def test_same_seed_same_run_and_stop_flag():
         loaders = toy_loaders()
         clf = toy_classifier(loaders, seed=1)
         freeze_for_finetuning(clf, "all")
-        return [e.train_loss for e in train_classifier(clf, loaders.train, loaders.val, FAST) if isinstance(e, StepEvent)]
+        return [e.train_loss for e in finetune(clf, loaders.train, loaders.val, FAST) if isinstance(e, StepEvent)]
 
     assert losses() == losses()
     loaders = toy_loaders()
     clf = toy_classifier(loaders)
     stop = threading.Event()
     events = []
-    for event in train_classifier(clf, loaders.train, loaders.val, FAST, stop):
+    for event in finetune(clf, loaders.train, loaders.val, FAST, stop):
         events.append(event)
         if isinstance(event, StepEvent) and event.step == 2:
             stop.set()
@@ -204,7 +199,7 @@ def test_augmentation_rewrites_training_batches_only():
         seen.append(inputs.shape)
         return inputs
 
-    events = list(train_classifier(clf, loaders.train, loaders.val, FAST, augment=augment))
+    events = list(finetune(clf, loaders.train, loaders.val, FAST, augment=augment))
     assert len(seen) == sum(isinstance(e, StepEvent) for e in events)
 
 
@@ -212,10 +207,10 @@ def test_training_refuses_empty_loaders_and_all_frozen():
     loaders = toy_loaders()
     clf = toy_classifier(loaders)
     with pytest.raises(ValueError, match="at least one batch"):
-        next(train_classifier(clf, loaders.train, [], FAST))
+        next(finetune(clf, loaders.train, [], FAST))
     clf.requires_grad_(False)
     with pytest.raises(ValueError, match="nothing to train"):
-        next(train_classifier(clf, loaders.train, loaders.val, FAST))
+        next(finetune(clf, loaders.train, loaders.val, FAST))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from core.gpt import fastpath
 from core.gpt.attention import KVCache, MultiHeadAttention
 from core.gpt.model import GPTModel
+from core.gpt.pretrain import calc_loss_batch
 
 SMALL = {"vocab_size": 100, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
 
@@ -125,28 +126,28 @@ def _loss_and_grads(model, loss_fn):
 
 
 @pytest.mark.parametrize("tied", [False, True])
-def test_model_loss_equals_cross_entropy_of_the_logits(tied, monkeypatch):
+def test_pretraining_loss_equals_cross_entropy_of_the_logits(tied, monkeypatch):
     monkeypatch.setattr(fastpath, "SCORE_BLOCK", 7)  # blocks and row groups that do not divide the 30 tokens
     monkeypatch.setattr(fastpath, "SCORE_ROWS", 4)
     model, idx, targets = _head_case(tied)
     expected = _loss_and_grads(model, lambda: F.cross_entropy(model(idx).flatten(0, 1), targets.flatten()))
     with monkeypatch.context() as patch:  # ordinary targets never need the exact fallback for tiny probabilities
         patch.setattr(torch, "log_softmax", None)
-        fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
+        fused = _loss_and_grads(model, lambda: calc_loss_batch(idx, targets, model))
     torch.testing.assert_close(fused[0], expected[0])
     for got, want in zip(fused[1], expected[1], strict=False):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
     with torch.no_grad():
-        torch.testing.assert_close(model.loss(idx, targets), expected[0])
+        torch.testing.assert_close(calc_loss_batch(idx, targets, model), expected[0])
 
 
-def test_model_loss_under_bf16_matches_autocast_cross_entropy():
+def test_pretraining_loss_under_bf16_matches_autocast_cross_entropy():
     if not fastpath.bf16_supported():
         pytest.skip("this CPU has no native bf16")
     model, idx, targets = _head_case()
     with fastpath.autocast_context():
         expected = _loss_and_grads(model, lambda: F.cross_entropy(model(idx).flatten(0, 1), targets.flatten()))
-        fused = _loss_and_grads(model, lambda: model.loss(idx, targets))
+        fused = _loss_and_grads(model, lambda: calc_loss_batch(idx, targets, model))
     assert fused[0].dtype == torch.float32
     # The loss reads the target's probability after bf16 rounding (at most 0.2% off): under 0.002 in the mean.
     torch.testing.assert_close(fused[0], expected[0], atol=2e-3, rtol=0)
@@ -155,12 +156,12 @@ def test_model_loss_under_bf16_matches_autocast_cross_entropy():
         torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-2)
 
 
-def test_model_loss_rejects_bad_targets():
+def test_pretraining_loss_rejects_bad_targets():
     model, idx, targets = _head_case()
     with pytest.raises(ValueError, match="must have the inputs' shape"):
-        model.loss(idx, targets[:, :5])
+        calc_loss_batch(idx, targets[:, :5], model)
     with pytest.raises(ValueError, match=r"0\.\.99"):
-        model.loss(idx, targets.clamp(max=0) + 100)
+        calc_loss_batch(idx, targets.clamp(max=0) + 100, model)
     with pytest.raises(ValueError, match="no targets"):
         fastpath.head_cross_entropy(torch.zeros(0, 32), model.out_head.weight, torch.zeros(0, dtype=torch.long))
 
@@ -212,11 +213,11 @@ def test_large_tensors_use_the_heap_only_while_training(monkeypatch):
     libc = _FakeLibc()
     monkeypatch.setattr(fastpath, "_glibc", lambda: libc)
 
-    @fastpath.large_tensors_on_heap
     def loop(n):
-        for i in range(n):
-            with fastpath.heap_for_large_tensors():  # nested use changes nothing
-                yield i, list(libc.calls)
+        with fastpath.heap_for_large_tensors():
+            for i in range(n):
+                with fastpath.heap_for_large_tensors():  # nested use changes nothing
+                    yield i, list(libc.calls)
 
     seen = list(loop(2))
     raised = ("mallopt", fastpath.M_MMAP_THRESHOLD, fastpath.LARGE_BLOCKS_ON_HEAP)

@@ -1,4 +1,4 @@
-"""The training loop, its events, whole runs with checkpoints, and the command line (book chapter 5)."""
+"""The one training loop with the pretraining task, whole runs with checkpoints, and the command line (chapter 5)."""
 
 from __future__ import annotations
 
@@ -6,38 +6,39 @@ import math
 import os
 import signal
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import core.gpt.config
-import core.gpt.train
+import core.gpt.pretrain
 from core.gpt.checkpoint import list_runs, load_model, read_checkpoint
 from core.gpt.data import TextTooShortError, create_dataloader
-from core.gpt.model import GPTModel
-from core.gpt.train import (
-    CorpusError,
+from core.gpt.events import (
     DoneEvent,
     EvalEvent,
     SampleEvent,
     StartEvent,
     StepEvent,
-    TrainingDiverged,
-    TrainSettings,
+    from_dict,
+    perplexity,
+    register,
+    to_dict,
+)
+from core.gpt.model import GPTModel
+from core.gpt.pretrain import (
+    CorpusError,
     calc_loss_batch,
     calc_loss_loader,
-    event_from_dict,
-    event_to_dict,
-    learning_rate,
     main,
     make_loaders,
-    perplexity,
     pretrain_run,
+    pretraining_task,
     read_corpus,
-    train,
 )
+from core.gpt.train import Task, TrainingDiverged, TrainSettings, evaluation_steps, learning_rate, train
 
 # GPT-2's vocabulary with a very small body: a training step takes milliseconds.
 SMALL = {"vocab_size": 50257, "context_length": 32, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.1}
@@ -53,11 +54,17 @@ def loaders(ids, context=32, batch=4):
     return make_loaders(ids, context, batch, seed=5)
 
 
-def run_train(ids, settings=FAST, n_tokens=1200, **kwargs):
+def run_train(ids, settings=FAST, n_tokens=1200, sample=None, **kwargs):
     torch.manual_seed(settings.seed)
     model = GPTModel(SMALL)
     train_loader, val_loader = loaders(ids[:n_tokens])
-    return model, list(train(model, train_loader, val_loader, settings, **kwargs))
+    task = pretraining_task(train_loader, val_loader, sample)
+    return model, list(train(model, train_loader, task, settings, **kwargs))
+
+
+def train_on(model, ids, settings=FAST, **kwargs):
+    train_loader, val_loader = loaders(ids)
+    return train(model, train_loader, pretraining_task(train_loader, val_loader), settings, **kwargs)
 
 
 def test_batch_loss_is_cross_entropy_over_every_position():
@@ -112,7 +119,8 @@ def test_seeded_runs_repeat_exactly_on_cpu(verdict_ids):
     settings = TrainSettings(epochs=1, lr=2e-3, eval_freq=2, eval_iter=1, seed=5)
     _, first = run_train(verdict_ids, settings, n_tokens=700)
     _, second = run_train(verdict_ids, settings, n_tokens=700)
-    losses = [[(type(e), e.train_loss) for e in events if isinstance(e, (StepEvent, EvalEvent))] for events in (first, second)]
+    losses = [[(type(e), e.train_loss) for e in events if isinstance(e, (StepEvent, EvalEvent))]
+              for events in (first, second)]
     assert len(losses[0]) >= 6 and losses[0] == losses[1]
     _, other = run_train(verdict_ids, replace(settings, seed=6), n_tokens=700)
     assert [(type(e), e.train_loss) for e in other if isinstance(e, (StepEvent, EvalEvent))] != losses[0]
@@ -122,7 +130,7 @@ def test_stop_ends_the_loop_before_the_next_step(verdict_ids):
     stop = threading.Event()
     torch.manual_seed(0)
     model = GPTModel(SMALL)
-    events = train(model, *loaders(verdict_ids[:2000]), FAST, stop=stop)
+    events = train_on(model, verdict_ids[:2000], stop=stop)
     assert isinstance(next(events), StepEvent)
     stop.set()
     rest = list(events)
@@ -157,7 +165,7 @@ def test_a_diverging_loss_raises_a_clear_error(verdict_ids):
     with torch.no_grad():
         model.out_head.weight[0, 0] = float("nan")
     with pytest.raises(TrainingDiverged, match="lower the learning rate"):
-        list(train(model, *loaders(verdict_ids[:2000]), FAST))
+        list(train_on(model, verdict_ids[:2000]))
 
 
 @pytest.mark.parametrize(
@@ -179,14 +187,6 @@ def test_a_diverging_loss_raises_a_clear_error(verdict_ids):
 def test_settings_out_of_range_raise_value_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainSettings(**kwargs)
-
-
-def test_events_survive_a_round_trip_through_json_dicts():
-    for event in (StepEvent(1, 1, 64, 9.5, 1e-3, 100.0, 0.5), EvalEvent(1, 1, 64, 9.0, 9.2),
-                  SampleEvent(1, 1, "hi"), DoneEvent("stopped", 1, 1, 64, 0.5, None)):
-        assert event_from_dict(event_to_dict(event)) == event
-    with pytest.raises(ValueError, match="not a training event"):
-        event_from_dict({"type": "nope"})
 
 
 def test_read_corpus_names_the_file_and_the_bad_byte(tmp_path):
@@ -222,7 +222,7 @@ def test_pretrain_run_saves_a_checkpoint_when_finished(verdict_text, gpt2_encodi
     assert sum(isinstance(e, SampleEvent) for e in events) == 1
     model, checkpoint = load_model(done.checkpoint)
     assert checkpoint.run_id == start.run_id and checkpoint.status == "finished"
-    assert [event_from_dict(d) for d in checkpoint.history] == [e for e in events[1:-1]] + [
+    assert [from_dict(d) for d in checkpoint.history] == [e for e in events[1:-1]] + [
         DoneEvent(**{**done.__dict__, "checkpoint": None})
     ]
     assert checkpoint.settings["batch_size"] == 4 and checkpoint.settings["lr"] == FAST.lr
@@ -295,9 +295,11 @@ def test_command_line_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert "epochs must be at least 1" in capsys.readouterr().err
 
 
-def test_ctrl_c_on_the_command_line_stops_after_the_step_and_saves(verdict_text, gpt2_encoding, tmp_path, monkeypatch, capsys):
+def test_ctrl_c_on_the_command_line_stops_after_the_step_and_saves(
+    verdict_text, gpt2_encoding, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setitem(core.gpt.config.PRESETS, "test-small", SMALL)
-    real_run = core.gpt.train.pretrain_run
+    real_run = core.gpt.pretrain.pretrain_run
 
     def interrupted_after_first_step(*args, **kwargs):
         for event in real_run(*args, **kwargs):
@@ -305,7 +307,7 @@ def test_ctrl_c_on_the_command_line_stops_after_the_step_and_saves(verdict_text,
                 os.kill(os.getpid(), signal.SIGINT)
             yield event
 
-    monkeypatch.setattr(core.gpt.train, "pretrain_run", interrupted_after_first_step)
+    monkeypatch.setattr(core.gpt.pretrain, "pretrain_run", interrupted_after_first_step)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(verdict_text[:6000], encoding="utf-8")
     handler_before = signal.getsignal(signal.SIGINT)
@@ -315,26 +317,85 @@ def test_ctrl_c_on_the_command_line_stops_after_the_step_and_saves(verdict_text,
     assert [(r.status, r.progress["step"]) for r in list_runs(tmp_path / "runs")] == [("stopped", 1)]
 
 
-def test_after_warm_up_a_first_training_step_imports_nothing_more():
-    import subprocess
-    import sys
+def test_the_evaluation_schedule_is_the_first_step_every_eval_freq_and_the_last():
+    assert evaluation_steps(12, 3) == [1, 4, 7, 10, 12]
+    assert evaluation_steps(10, 3) == [1, 4, 7, 10]
+    assert evaluation_steps(1, 5) == [1] and evaluation_steps(0, 5) == []
+    assert evaluation_steps(5, 1) == [1, 2, 3, 4, 5]
 
-    script = f"""
-import sys, torch
-from core.gpt.model import GPTModel
-from core.gpt.train import TrainSettings, calc_loss_batch, make_optimizer, warm_up
-from core.gpt.fastpath import autocast_context
-warm_up()
-before = set(sys.modules)
-model = GPTModel({SMALL!r})
-optimizer = make_optimizer(model, TrainSettings())
-with autocast_context(True):
-    loss = calc_loss_batch(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long), model)
-loss.backward()
-optimizer.step()
-print(sorted(m for m in set(sys.modules) - before if m.startswith("torch")))
-"""
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         cwd=core.gpt.train.__file__.rsplit("/core/", 1)[0])
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+
+# ---------------------------------------------------------------------------------------------
+# Any task plugs into the loop: two that exist nowhere else
+
+
+@register("test_regression_eval")
+@dataclass(frozen=True)
+class RegressionEval(EvalEvent):
+    val_mae: float
+
+
+def regression_task(train_batches, val_batches):
+    def calc_loss_batch(inputs, targets, model):
+        return F.mse_loss(model(inputs).float(), targets)
+
+    def evaluate(model, eval_iter):
+        def mean(batches, fn):
+            return sum(fn(model(x), y).item() for x, y in batches[:eval_iter]) / len(batches[:eval_iter])
+
+        return {"train_loss": mean(train_batches, F.mse_loss), "val_loss": mean(val_batches, F.mse_loss),
+                "val_mae": mean(val_batches, F.l1_loss)}
+
+    return Task(calc_loss_batch=calc_loss_batch, evaluate=evaluate, eval_event=RegressionEval)
+
+
+def test_a_toy_regression_task_trains_with_its_own_evaluation_event():
+    generator = torch.Generator().manual_seed(0)
+    true_w = torch.tensor([[2.0], [-1.0], [0.5]])
+    batches = [(x, x @ true_w) for x in torch.randn(12, 8, 3, generator=generator)]
+    train_batches, val_batches = batches[:10], batches[10:]
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    settings = TrainSettings(epochs=5, lr=5e-2, weight_decay=0.0, eval_freq=10, eval_iter=2, bf16=False)
+    events = list(train(model, train_batches, regression_task(train_batches, val_batches), settings))
+    evals = [e for e in events if isinstance(e, RegressionEval)]
+    assert [e.step for e in evals] == evaluation_steps(50, 10)
+    assert evals[-1].val_loss < evals[0].val_loss / 20 and evals[-1].val_mae < evals[0].val_mae
+    assert from_dict(to_dict(evals[-1])) == evals[-1] and to_dict(evals[-1])["type"] == "test_regression_eval"
+    assert isinstance(events[-1], DoneEvent) and events[-1].step == 50
+
+
+def test_a_masked_target_language_model_loss_plugs_in():
+    """Chapter 7's shape of task: targets of -100 (padding, the prompt) do not count."""
+    torch.manual_seed(0)
+    model = GPTModel({**SMALL, "vocab_size": 50, "drop_rate": 0.0})
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.randint(0, 50, (4, 4, 8), generator=generator)
+    targets = inputs.roll(-1, dims=-1)
+    targets[..., :3] = -100  # only the last five positions are scored
+    batches = list(zip(inputs, targets, strict=True))
+    seen = []
+
+    def calc_loss_batch(x, y, m):
+        seen.append(int((y != -100).sum()))
+        return F.cross_entropy(m(x).flatten(0, 1).float(), y.flatten(), ignore_index=-100)
+
+    def evaluate(m, eval_iter):
+        losses = [F.cross_entropy(m(x).flatten(0, 1).float(), y.flatten(), ignore_index=-100).item()
+                  for x, y in batches[:eval_iter]]
+        return {"train_loss": sum(losses) / len(losses), "val_loss": losses[-1]}
+
+    task = Task(calc_loss_batch=calc_loss_batch, evaluate=evaluate, augment=None, sample=lambda m: "text")
+    events = list(train(model, batches, task, TrainSettings(epochs=3, lr=1e-2, eval_freq=4, eval_iter=2)))
+    evals = [e for e in events if isinstance(e, EvalEvent)]
+    assert seen == [4 * 5] * 12 and evals[-1].train_loss < evals[0].train_loss
+    assert [e.text for e in events if isinstance(e, SampleEvent)] == ["text"] * 3
+
+
+def test_the_loop_refuses_an_empty_loader_and_a_fully_frozen_model():
+    model = torch.nn.Linear(3, 1)
+    task = Task(calc_loss_batch=lambda x, y, m: F.mse_loss(m(x), y), evaluate=lambda m, n: {})
+    with pytest.raises(ValueError, match="no batches"):
+        next(train(model, [], task, FAST))
+    model.requires_grad_(False)
+    with pytest.raises(ValueError, match="nothing to train"):
+        next(train(model, [(torch.zeros(1, 3), torch.zeros(1, 1))], task, FAST))

@@ -22,11 +22,12 @@ from widget_helpers import (
 )
 
 from core.gpt.checkpoint import list_runs, new_run_id, run_path, save_checkpoint
-from core.gpt.classifier import SCRATCH_RECIPE, Recipe, finetune_run
 from core.gpt.config import get_preset
+from core.gpt.events import StepEvent
+from core.gpt.finetune import SCRATCH_RECIPE, Recipe, finetune_run
 from core.gpt.model import GPTModel
 from core.gpt.spam_data import read_messages
-from core.gpt.train import StepEvent, TrainSettings
+from core.gpt.train import TrainSettings
 
 PAGE = str(PAGES / "spam.py")
 PRETRAINING_PAGE = str(PAGES / "pretraining.py")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from core.gpt.train import EvalEvent, SampleEvent, StartEvent, StepEvent, event_to_dict
+from core.gpt.events import ClassifierEvalEvent, EvalEvent, SampleEvent, StartEvent, StepEvent, to_dict
 from core.widgets import run_view
 
 START = {"type": "start", "run_id": "r", "config": {}, "train_tokens": 400, "val_tokens": 40,
@@ -100,7 +100,7 @@ def test_live_events_become_dicts_and_job_labels_are_left_out():
             EvalEvent(1, 1, 5, 2.0, 2.5), SampleEvent(1, 1, "hi"), "not an event"]
     out = run_view.as_dicts(live)
     assert [e["type"] for e in out] == ["start", "step", "eval", "sample"]
-    assert out[2] == event_to_dict(live[2])
+    assert out[2] == to_dict(live[2])
 
 
 def test_batch_rows_follow_every_step():
@@ -111,6 +111,14 @@ def test_batch_rows_follow_every_step():
 
 
 def test_accuracy_rows_come_from_classifier_evaluations_only():
+    classifier_eval = to_dict(ClassifierEvalEvent(1, 1, 50, 0.7, 0.69, 0.55, 0.5))
+    rows = run_view.accuracy_rows([START, step(1, 1, 0.1), classifier_eval], "r")
+    assert [(r["split"], r["accuracy"]) for r in rows] == [("training", 0.55), ("validation", 0.5)]
+    assert [r["loss"] for r in run_view.loss_rows([START, step(1, 1, 0.1), classifier_eval], "r")] == [0.7, 0.69]
+    assert run_view.accuracy_rows(events(3), "r") == []  # pretraining evaluations have no accuracy
+
+
+def test_histories_saved_before_classifier_evaluations_had_a_kind_still_draw():
     classifier_eval = {"type": "eval", "step": 1, "epoch": 1, "tokens_seen": 50, "train_loss": 0.7,
                        "val_loss": 0.69, "train_accuracy": 0.55, "val_accuracy": 0.5}
     rows = run_view.accuracy_rows([START, step(1, 1, 0.1), classifier_eval], "r")
@@ -119,7 +127,5 @@ def test_accuracy_rows_come_from_classifier_evaluations_only():
 
 
 def test_classifier_events_become_dicts():
-    from core.gpt.classifier import ClassifierEvalEvent
-
     out = run_view.as_dicts([ClassifierEvalEvent(1, 1, 8, 0.7, 0.69, 0.5, 0.55)])
-    assert out[0]["type"] == "eval" and out[0]["val_accuracy"] == 0.55
+    assert out[0]["type"] == "classifier_eval" and out[0]["val_accuracy"] == 0.55

@@ -1,0 +1,348 @@
+"""Pretraining a GPT on unlabeled text (book chapter 5), as a task of the one training loop.
+
+`pretraining_task` gives `core.gpt.train.train` the next-token loss (with the fast path's fused
+output head and cross-entropy, `core.gpt.fastpath.head_cross_entropy`), the training and
+validation losses for evaluations and an optional greedy sample after each epoch.
+`pretrain_run` wraps the loop with everything a run needs: tokenizing the corpus, the loaders,
+a new or resumed model, and a checkpoint when it finishes or is stopped.
+
+    python -m core.gpt.pretrain --corpus FILE --preset tiny --epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from core.errors import UserError
+from core.gpt.checkpoint import (
+    load_model,
+    load_optimizer,
+    new_run_id,
+    read_checkpoint,
+    run_path,
+    save_checkpoint,
+)
+from core.gpt.config import get_preset, validate_config
+from core.gpt.data import CorpusError, TextTooShortError, create_dataloader, split_token_ids
+from core.gpt.events import DoneEvent, EvalEvent, Event, SampleEvent, StartEvent, StepEvent, to_dict
+from core.gpt.fastpath import head_cross_entropy, heap_for_large_tensors
+from core.gpt.generate import generate_text
+from core.gpt.model import GPTModel
+from core.gpt.train import Progress, Task, TrainingDiverged, TrainSettings, make_optimizer, train
+
+BOOK_PROMPT = "Every effort moves you"  # the book's start context for samples (section 5.2)
+MAX_CORPUS_BYTES = 100 * 1024 * 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus and losses (sections 5.1.2-5.1.3)
+
+
+def read_corpus(path: str | Path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
+    """The text of a UTF-8 corpus file; a clear `CorpusError` names the file and any bad byte."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise CorpusError(f"{path} has {size:,} bytes; the limit is {max_bytes:,}")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"corpus file {path} does not exist") from None
+    except OSError as err:
+        raise CorpusError(f"cannot read corpus file {path}: {err.strerror or err}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"{path} is not UTF-8 text: byte {err.start:,} is 0x{data[err.start]:02x} ({err.reason}). "
+            "Save the file as UTF-8 and try again."
+        ) from None
+    if not text.strip():
+        raise CorpusError(f"corpus file {path} has no text")
+    return text
+
+
+
+def calc_loss_batch(input_batch: torch.Tensor, target_batch: torch.Tensor, model: GPTModel) -> torch.Tensor:
+    """Mean cross-entropy of the model's next-token predictions for one batch (section 5.1.2):
+    `F.cross_entropy(model(input_batch).flatten(0, 1), target_batch.flatten())`, computed by the
+    fused head loss without holding every token's 50,257 scores at once."""
+    if target_batch.shape != input_batch.shape:
+        raise UserError(
+            f"targets {tuple(target_batch.shape)} must have the inputs' shape {tuple(input_batch.shape)}"
+        )
+    device = next(model.parameters()).device
+    hidden = model.hidden_states(input_batch.to(device))
+    return head_cross_entropy(hidden.flatten(0, 1), model.out_head.weight, target_batch.to(device).flatten())
+
+
+def calc_loss_loader(loader: DataLoader, model: GPTModel, num_batches: int | None = None) -> float:
+    """Average batch loss over the first `num_batches` batches of `loader` (all by default)."""
+    if len(loader) == 0:
+        raise UserError("the data loader has no batches: the text is shorter than one window")
+    num_batches = len(loader) if num_batches is None else min(num_batches, len(loader))
+    total = 0.0
+    for i, (inputs, targets) in enumerate(loader):
+        if i == num_batches:
+            break
+        total += calc_loss_batch(inputs, targets, model).item()
+    return total / num_batches
+
+
+
+
+def pretraining_task(
+    train_loader: DataLoader, val_loader: DataLoader, sample: Callable[[GPTModel], str] | None = None
+) -> Task:
+    """Next-token prediction: the loss of a batch, training and validation losses over `eval_iter`
+    batches each for evaluations, and `sample` (text the model writes) after each epoch."""
+    if len(train_loader) == 0 or len(val_loader) == 0:
+        raise UserError("the training and validation loaders need at least one batch each")
+
+    def evaluate(model: GPTModel, eval_iter: int) -> dict[str, float]:
+        return {
+            "train_loss": calc_loss_loader(train_loader, model, eval_iter),
+            "val_loss": calc_loss_loader(val_loader, model, eval_iter),
+        }
+
+    return Task(calc_loss_batch=calc_loss_batch, evaluate=evaluate, sample=sample, eval_event=EvalEvent)
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole run: corpus text in, events out, checkpoint saved
+
+
+def model_config(preset: str | dict[str, Any], context_length: int | None = None) -> dict[str, Any]:
+    """A preset's config (by name, or a config dict) with an optional context length."""
+    overrides = {} if context_length is None else {"context_length": context_length}
+    if isinstance(preset, str):
+        return get_preset(preset, **overrides)
+    return validate_config({**preset, **overrides})
+
+
+def make_loaders(
+    token_ids: Sequence[int], context_length: int, batch_size: int, train_ratio: float = 0.9, seed: int = 123
+) -> tuple[DataLoader, DataLoader]:
+    """Training (shuffled) and validation loaders over a train/validation split, as in section 5.1.3."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UserError(f"batch_size must be at least 1, got {batch_size!r}")
+    train_ids, val_ids = split_token_ids(token_ids, train_ratio)
+    needed = context_length + 1
+    for part, ids in (("training", train_ids), ("validation", val_ids)):
+        if len(ids) < needed:
+            share = train_ratio if part == "training" else 1 - train_ratio
+            raise TextTooShortError(
+                f"the text is too short to train on: it has {len(token_ids):,} tokens, so its {part} part "
+                f"({share:.0%}) has {len(ids):,}, but one window needs {needed:,} "
+                f"(context length {context_length:,} plus the next token). "
+                "Use a longer text or a shorter context length."
+            )
+    train_loader = create_dataloader(
+        train_ids, batch_size, context_length, context_length, shuffle=True, drop_last=True, seed=seed
+    )
+    val_loader = create_dataloader(val_ids, batch_size, context_length, context_length, shuffle=False, drop_last=False)
+    return train_loader, val_loader
+
+
+def pretrain_run(
+    corpus: str,
+    preset: str | dict[str, Any] = "tiny",
+    settings: TrainSettings | None = None,
+    *,
+    batch_size: int = 2,
+    context_length: int | None = None,
+    train_ratio: float = 0.9,
+    resume_from: str | Path | None = None,
+    stop: threading.Event | None = None,
+    runs_root: Path | None = None,
+    sample_prompt: str | None = BOOK_PROMPT,
+    sample_tokens: int = 30,
+    save_optimizer: bool = True,
+) -> Iterator[Event]:
+    """Pretrain on `corpus` and save a checkpoint in `runs_root/<new run id>/` when done or stopped.
+
+    Yields a StartEvent, then `train`'s events; the final DoneEvent carries the checkpoint folder.
+    `resume_from` (a run folder) continues that run's model, optimizer state and history in a new
+    run folder; its config wins over `preset` and `context_length`. `settings` default to the book's.
+    """
+    from core.gpt.tokenizers import encode
+
+    settings = settings or TrainSettings()
+    previous = read_checkpoint(resume_from) if resume_from is not None else None
+    if previous is not None:
+        cfg = previous.config
+        if context_length not in (None, cfg["context_length"]):
+            raise UserError(f"a resumed run keeps its context length {cfg['context_length']}; got {context_length}")
+    else:
+        cfg = model_config(preset, context_length)
+    if not corpus.strip():
+        raise UserError("the corpus is empty: give some text to train on")
+    token_ids = encode(corpus, allow_special=True)
+    train_loader, val_loader = make_loaders(token_ids, cfg["context_length"], batch_size, train_ratio, settings.seed)
+
+    torch.manual_seed(settings.seed)
+    if previous is None:
+        model = GPTModel(cfg)
+        optimizer = make_optimizer(model, settings)
+        history: list[dict[str, Any]] = []
+        start = Progress()
+    else:
+        model, _ = load_model(previous.path)
+        optimizer = make_optimizer(model, settings)
+        if previous.has_optimizer:
+            load_optimizer(previous, model, optimizer)
+        history = list(previous.history)
+        start = Progress(**{k: int(previous.progress.get(k, 0)) for k in ("step", "epoch", "tokens_seen")})
+
+    preset_name = preset if isinstance(preset, str) else "custom"
+    run_id = new_run_id()
+    run_dir = run_path(run_id, runs_root)
+    record = {
+        "preset": previous.settings.get("preset", "custom") if previous else preset_name,
+        "batch_size": batch_size,
+        "context_length": cfg["context_length"],
+        "train_ratio": train_ratio,
+        "corpus_tokens": len(token_ids),
+        "corpus_sha256": hashlib.sha256(corpus.encode("utf-8", "surrogatepass")).hexdigest(),
+        **asdict(settings),
+    }
+    yield StartEvent(
+        run_id, cfg, train_loader.dataset.input_ids.numel(), val_loader.dataset.input_ids.numel(),
+        len(train_loader), settings.epochs * len(train_loader), previous.run_id if previous else None,
+    )
+
+    def sample(m: GPTModel) -> str:
+        return sample_prompt + generate_text(m, sample_prompt, sample_tokens)
+
+    task = pretraining_task(train_loader, val_loader, sample if sample_prompt else None)
+    for event in train(model, train_loader, task, settings, stop, optimizer=optimizer, start=start):
+        history.append(to_dict(event))
+        if isinstance(event, DoneEvent):
+            save_checkpoint(
+                run_dir, model, status=event.reason, history=history, settings=record,
+                progress={"step": event.step, "epoch": event.epoch, "tokens_seen": event.tokens_seen},
+                optimizer=optimizer if save_optimizer else None,
+                resumed_from=previous.run_id if previous else None,
+            )
+            event = replace(event, checkpoint=str(run_dir))
+        yield event
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def format_event(event: Event) -> str:
+    """One line per event, in the book's style."""
+    if isinstance(event, StartEvent):
+        return (
+            f"run {event.run_id}: {event.train_tokens:,} training / {event.val_tokens:,} validation tokens, "
+            f"{event.steps_per_epoch} steps per epoch, {event.total_steps} steps"
+            + (f" (resuming {event.resumed_from})" if event.resumed_from else "")
+        )
+    if isinstance(event, StepEvent):
+        return (
+            f"Ep {event.epoch} (Step {event.step:06d}): loss {event.train_loss:.3f}, lr {event.lr:.2e}, "
+            f"{event.tokens_per_s:,.0f} tokens/s"
+        )
+    if isinstance(event, EvalEvent):
+        return (
+            f"Ep {event.epoch} (Step {event.step:06d}): Train loss {event.train_loss:.3f}, "
+            f"Val loss {event.val_loss:.3f} (perplexity {event.val_perplexity:,.1f})"
+        )
+    if isinstance(event, SampleEvent):
+        return f"Ep {event.epoch} sample: " + event.text.replace("\n", " ")
+    where = f"; checkpoint saved in {event.checkpoint}" if event.checkpoint else ""
+    steps = f"{event.step} step" + ("" if event.step == 1 else "s")
+    return f"{event.reason} after {steps}, {event.tokens_seen:,} tokens, {event.elapsed:.1f} s{where}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = TrainSettings()
+    p = argparse.ArgumentParser(
+        prog="python -m core.gpt.pretrain", description="Pretrain a GPT on a text file (book chapter 5)."
+    )
+    p.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file to train on")
+    p.add_argument("--preset", default="tiny", help="model size: tiny, gpt2-small, ... (default tiny)")
+    p.add_argument("--context-length", type=int, help="tokens per training window (default: the preset's)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--eval-freq", type=int, default=defaults.eval_freq, help="evaluate every N steps")
+    p.add_argument("--eval-iter", type=int, default=defaults.eval_iter, help="batches per evaluation")
+    p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--min-lr", type=float, help="cosine-decay the learning rate to this after warm-up")
+    p.add_argument("--grad-clip", type=float, help="clip the gradient norm to this")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--sample-prompt", default=BOOK_PROMPT,
+                   help="start text of the sample after each epoch ('' for none)")
+    p.add_argument("--runs-dir", type=Path, help="folder for run folders (default: the app's runs folder)")
+    p.add_argument("--resume", type=Path, help="run folder to continue training from")
+    p.add_argument("--no-optimizer-state", action="store_true",
+                   help="save only the weights (smaller; cannot resume exactly)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for bad input)."""
+    from tqdm import tqdm
+
+    from core.gpt.tokenizers import TokenizerUnavailable
+
+    args = build_parser().parse_args(argv)
+    stop = threading.Event()
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C quits at once
+        tqdm.write("stopping after this step and saving a checkpoint (Ctrl-C again to quit without saving)")
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt) if on_main_thread else None
+    bar = None
+    try:
+        settings = TrainSettings(
+            epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, eval_freq=args.eval_freq,
+            eval_iter=args.eval_iter, warmup_steps=args.warmup_steps, min_lr=args.min_lr,
+            grad_clip=args.grad_clip, seed=args.seed,
+        )
+        events = pretrain_run(
+            read_corpus(args.corpus), args.preset, settings, batch_size=args.batch_size,
+            context_length=args.context_length, resume_from=args.resume, stop=stop, runs_root=args.runs_dir,
+            sample_prompt=args.sample_prompt or None, save_optimizer=not args.no_optimizer_state,
+        )
+        with heap_for_large_tensors():  # a process-wide malloc policy: this process only trains
+            for event in events:
+                if isinstance(event, StartEvent):
+                    print(format_event(event))
+                    bar = tqdm(total=event.total_steps, unit="step", dynamic_ncols=True)
+                elif isinstance(event, StepEvent):
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{event.train_loss:.3f}", tok_s=f"{event.tokens_per_s:,.0f}")
+                else:
+                    tqdm.write(format_event(event))
+    except (ValueError, TrainingDiverged, TokenizerUnavailable) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

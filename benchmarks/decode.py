@@ -91,7 +91,8 @@ def main() -> None:
     for name, runs in tokens_per_s.items():
         same = int((outputs[name][0, args.prompt_tokens:] == outputs[HF][0, args.prompt_tokens:]).sum())
         rows.append((name, median(runs), median(runs) / reference, median(runs) / ceiling, f"{same}/{new}"))
-    print(table(("variant", "tokens/s (median)", "x transformers", "x bandwidth ceiling", "tokens = transformers'"), rows))
+    headers = ("variant", "tokens/s (median)", "x transformers", "x bandwidth ceiling", "tokens = transformers'")
+    print(table(headers, rows))
     print(f"bandwidth ceiling: {ceiling:,.0f} tokens/s ({weight_bytes / 1e6:,.0f} MB of fp32 weights per token)")
 
 

@@ -73,7 +73,8 @@ def measure(decoders: dict[str, Decoder], prompt: torch.Tensor, new_tokens: int,
     """Median seconds per decoder (in turns, after a warm-up) and whether all gave the same tokens."""
     outputs = {name: run(prompt, new_tokens) for name, run in decoders.items()}
     same = all(torch.equal(out, outputs[CACHED]) for out in outputs.values())
-    times = alternate({name: (lambda run=run: timed(lambda: run(prompt, new_tokens))) for name, run in decoders.items()},
+    times = alternate({name: (lambda run=run: timed(lambda: run(prompt, new_tokens)))
+                       for name, run in decoders.items()},
                       rounds)
     return {name: median(values) for name, values in times.items()}, same
 

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--book", action="store_true", help="the book's recipe on a random tiny-preset model")
     p.add_argument("--pooling", choices=("last", "mean", "max"))
     p.add_argument("--trainable-blocks", type=blocks, help="how many of the last blocks train (a number or 'all')")
-    p.add_argument("--min-count", type=int, help="own embedding for tokens seen this often in training; 0: all of GPT-2's")
+    p.add_argument("--min-count", type=int,
+                   help="own embedding for tokens seen this often in training; 0: all of GPT-2's")
     p.add_argument("--emb-dim", type=int)
     p.add_argument("--n-layers", type=int)
     p.add_argument("--n-heads", type=int)
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--crop-prob", type=float, help="share of training messages cut to a random stretch per batch")
     p.add_argument("--crop-min", type=float, help="shortest stretch, as a share of the message")
-    p.add_argument("--max-length", type=int, help="pad/truncate to this many tokens (default: longest training message)")
+    p.add_argument("--max-length", type=int,
+                   help="pad/truncate to this many tokens (default: longest training message)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast even where the CPU has it")
     p.add_argument("--show-errors", action="store_true", help="print the misclassified test messages of the first seed")
@@ -78,7 +80,8 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
         "max_length": args.max_length, "crop_prob": args.crop_prob, "crop_min": args.crop_min,
         "trainable_blocks": args.trainable_blocks,
     }
-    return dataclasses.replace(recipe, settings=settings, model=model, **{k: v for k, v in chosen.items() if v is not None})
+    given = {k: v for k, v in chosen.items() if v is not None}
+    return dataclasses.replace(recipe, settings=settings, model=model, **given)
 
 
 def run_once(messages, recipe: Recipe, seed: int, split_seed: int, book: bool, runs_root: Path) -> dict:
@@ -99,7 +102,8 @@ def run_once(messages, recipe: Recipe, seed: int, split_seed: int, book: bool, r
                   f"context {event.config['context_length']}")
         elif isinstance(event, ClassifierEvalEvent) and event.step % (recipe.settings.eval_freq * 5) == 1:
             print(f"    step {event.step:4d} (epoch {event.epoch}): train loss {event.train_loss:.3f}, "
-                  f"val loss {event.val_loss:.3f}, train acc {event.train_accuracy:.1%}, val acc {event.val_accuracy:.1%}")
+                  f"val loss {event.val_loss:.3f}, train acc {event.train_accuracy:.1%}, "
+                  f"val acc {event.val_accuracy:.1%}")
         elif isinstance(event, EvaluationEvent):
             figures["train_wall_s"] = time.perf_counter() - began_wall
             figures["train_cpu_s"] = time.process_time() - began_cpu
@@ -128,7 +132,8 @@ def main() -> None:
         rows.append([run["seed"], f"{ev.train.accuracy:.2%}", f"{ev.val.accuracy:.2%}", f"{ev.test.accuracy:.2%}",
                      f"{ev.test.confusion}", f"{run['train_wall_s']:.0f}", f"{run['train_cpu_s']:.0f}"])
     print()
-    print(table(["seed", "train acc", "val acc", "test acc", "test confusion [[hh, hs], [sh, ss]]", "wall s", "CPU s"], rows))
+    headers = ["seed", "train acc", "val acc", "test acc", "test confusion [[hh, hs], [sh, ss]]", "wall s", "CPU s"]
+    print(table(headers, rows))
     tests = [run["evaluation"].test.accuracy for run in runs]
     if len(tests) > 1:
         print(f"\ntest accuracy over {len(tests)} seeds: mean {statistics.mean(tests):.2%}, "

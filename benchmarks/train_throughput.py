@@ -105,7 +105,9 @@ def onednn_bf16_matmul(enabled: bool):
         torch.backends.mkldnn.matmul.fp32_precision = setting
 
 
-def step_function(variant: Variant, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> Callable[[], float]:
+def step_function(
+    variant: Variant, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor
+) -> Callable[[], float]:
     params = list(model.parameters())
     if variant.book_model:
         optimizer = torch.optim.AdamW(params, lr=4e-4, weight_decay=0.1)  # the book's line, section 5.2
@@ -238,7 +240,8 @@ def loss_check(epochs: int) -> None:
     print(table(("run (core.gpt.train.train, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),
                 [(run, f"{c[0]:.3f}", f"{c[-1]:.3f}", f"{gap:.3f}") for run, c, gap in rows]))
     verdict = "within" if gaps[1] <= gaps[2] else "OUTSIDE"
-    print(f"fast path vs the book's fp32 curve: max gap {gaps[1]:.3f}, {verdict} the seed-to-seed noise of {gaps[2]:.3f}")
+    print(f"fast path vs the book's fp32 curve: max gap {gaps[1]:.3f}, "
+          f"{verdict} the seed-to-seed noise of {gaps[2]:.3f}")
 
 
 def main() -> None:
@@ -247,7 +250,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per variant and round")
     add_threads_option(parser)
-    parser.add_argument("--quick", action="store_true", help="only the book and the fast path (less exposed to load changes)")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the book and the fast path (less exposed to load changes)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
     parser.add_argument("--loss-check", action="store_true", help="compare loss curves instead of timing")
     parser.add_argument("--epochs", type=int, default=8, help="epochs of the loss check")

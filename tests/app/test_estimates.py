@@ -15,6 +15,8 @@ from core.app.estimates import (
 )
 from core.gpt.checkpoint import Checkpoint
 from core.gpt.config import get_preset
+from core.gpt.params import flops_per_token
+from core.gpt.train import evaluation_steps
 
 TINY = get_preset("tiny")
 
@@ -31,6 +33,18 @@ def test_time_grows_with_epochs_and_evaluations():
     base = estimate_training(TINY, 10, 1, 2, 5, 5)
     assert 3.5 * base.seconds < estimate_training(TINY, 10, 4, 2, 5, 5).seconds < 4 * base.seconds
     assert estimate_training(TINY, 10, 1, 2, 1, 5).seconds > base.seconds
+
+
+@pytest.mark.parametrize("steps_per_epoch, epochs, eval_freq", [(12, 1, 3), (10, 1, 3), (7, 2, 50), (5, 1, 1)])
+def test_the_estimate_counts_the_evaluations_the_loop_makes(steps_per_epoch, epochs, eval_freq):
+    """One more batch per evaluation costs one more forward pass per split and evaluation the loop runs."""
+    def seconds(eval_iter):
+        return estimate_training(TINY, steps_per_epoch, epochs, 2, eval_freq, eval_iter, flops_per_s=1e9).seconds
+
+    ctx = TINY["context_length"]
+    per_batch = 2 * 2 * ctx * flops_per_token(TINY, ctx // 2)["total"] / 1e9  # both splits, batch 2
+    evaluations = len(evaluation_steps(steps_per_epoch * epochs, eval_freq))
+    assert seconds(2) - seconds(1) == pytest.approx(evaluations * per_batch)
 
 
 def test_a_measured_speed_wins_over_the_reference():

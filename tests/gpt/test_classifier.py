@@ -135,7 +135,8 @@ def test_freezing_leaves_the_last_blocks_final_norm_and_head():
     assert trainable and all(n.startswith(("gpt.trf_blocks.2.", "gpt.final_norm.", "gpt.out_head.")) for n in trainable)
     expected = sum(p.numel() for m in (gpt.trf_blocks[2], gpt.final_norm, gpt.out_head) for p in m.parameters())
     assert count == expected
-    assert freeze_for_finetuning(clf, 0) == sum(p.numel() for m in (gpt.final_norm, gpt.out_head) for p in m.parameters())
+    head_and_norm = sum(p.numel() for m in (gpt.final_norm, gpt.out_head) for p in m.parameters())
+    assert freeze_for_finetuning(clf, 0) == head_and_norm
     assert freeze_for_finetuning(clf, "all") == sum(p.numel() for p in clf.parameters())
     assert freeze_for_finetuning(clf, 3) == sum(p.numel() for p in clf.parameters()) - sum(
         p.numel() for m in (gpt.tok_emb, gpt.pos_emb) for p in m.parameters()
@@ -153,7 +154,8 @@ FAST = TrainSettings(epochs=2, lr=3e-3, weight_decay=0.0, eval_freq=3, eval_iter
 
 
 def toy_loaders(seed: int = 4):
-    return create_spam_loaders(split_messages(toy_messages(), 0.5, 0.25, seed=seed), char_encode, batch_size=4, seed=seed)
+    splits = split_messages(toy_messages(), 0.5, 0.25, seed=seed)
+    return create_spam_loaders(splits, char_encode, batch_size=4, seed=seed)
 
 
 def test_training_yields_steps_evaluations_and_done():
@@ -241,7 +243,8 @@ def test_classify_returns_label_probabilities_and_truncation(gpt2_encoding):
     short = classify(clf, "Hi")
     assert not short.truncated and short.tokens_used == 1
     # Truncation reads the first max_length tokens: the rest of a long text does not matter.
-    assert classify(clf, "You have won a free prize, call now or later").probabilities == pytest.approx(result.probabilities)
+    longer = classify(clf, "You have won a free prize, call now or later")
+    assert longer.probabilities == pytest.approx(result.probabilities)
     assert classify(clf, "<|endoftext|>").tokens_used > 1  # typed special tokens are plain text
 
 

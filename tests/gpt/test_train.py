@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -276,10 +277,19 @@ def test_command_line_trains_and_reports(verdict_text, gpt2_encoding, tmp_path, 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(verdict_text[:6000], encoding="utf-8")
     runs = tmp_path / "runs"
+    heap_policy = []
+
+    @contextlib.contextmanager
+    def recorded_policy():
+        heap_policy.append("set")
+        yield
+        heap_policy.append("restored")
+
+    monkeypatch.setattr(core.gpt.pretrain, "heap_for_large_tensors", recorded_policy)
     code = main(["--corpus", str(corpus), "--preset", "test-small", "--epochs", "1", "--batch-size", "4",
                  "--eval-freq", "3", "--eval-iter", "1", "--runs-dir", str(runs), "--no-optimizer-state"])
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 0 and heap_policy == ["set", "restored"]  # the command line owns its process's memory policy
     assert "Ep 1 (Step 000001): Train loss" in out and "Ep 1 sample: Every effort moves you" in out
     assert "finished after" in out and "checkpoint saved in" in out
     assert [r.has_optimizer for r in list_runs(runs)] == [False]

@@ -75,7 +75,6 @@ def loss_and_accuracy(
     return loss / num_batches, correct / seen
 
 
-
 def classification_task(
     train_loader: DataLoader, val_loader: DataLoader, augment: Callable[[torch.Tensor], torch.Tensor] | None = None
 ) -> Task:

@@ -73,7 +73,6 @@ def read_corpus(path: str | Path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
     return text
 
 
-
 def calc_loss_batch(input_batch: torch.Tensor, target_batch: torch.Tensor, model: GPTModel) -> torch.Tensor:
     """Mean cross-entropy of the model's next-token predictions for one batch (section 5.1.2):
     `F.cross_entropy(model(input_batch).flatten(0, 1), target_batch.flatten())`, computed by the
@@ -98,8 +97,6 @@ def calc_loss_loader(loader: DataLoader, model: GPTModel, num_batches: int | Non
             break
         total += calc_loss_batch(inputs, targets, model).item()
     return total / num_batches
-
-
 
 
 def pretraining_task(

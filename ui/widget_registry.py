@@ -44,6 +44,8 @@ WIDGET_PAGES = {
                    "temperature, top-k and top-p on the next-token distribution", chapters=("Chapter 5",)),
         WidgetPage("spam", "Spam classifier", ":material/mark_email_unread:", "spam",
                    "fine-tune a GPT to tell spam from normal messages, then test it", chapters=("Chapter 6",)),
+        WidgetPage("lora", "LoRA", ":material/tune:", "lora",
+                   "fine-tune a few low-rank matrices instead of every weight", chapters=("Appendix E",)),
     )
 }
 

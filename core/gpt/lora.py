@@ -120,6 +120,24 @@ class LinearWithLoRA(nn.Module):
         return self.linear(x) + self.lora(x)
 
 
+@dataclass(frozen=True)
+class LoRASettings:
+    """How a fine-tuning recipe uses LoRA: rank, alpha and target layers (None: every linear layer)."""
+
+    rank: int = 16
+    alpha: float = 16
+    targets: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_rank_alpha(self.rank, self.alpha)
+        if self.targets is not None:
+            object.__setattr__(self, "targets", check_targets(self.targets))
+
+    def apply(self, model: nn.Module) -> int:
+        """Freeze `model` and add the adapters; returns the trainable parameter count."""
+        return replace_linear_with_lora(model, self.rank, self.alpha, targets=self.targets)
+
+
 # ---------------------------------------------------------------------------------------------
 # Wrapping a model, counting, merging
 

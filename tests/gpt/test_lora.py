@@ -16,6 +16,7 @@ from core.gpt.lora import (
     LinearWithLoRA,
     LoRAError,
     LoRALayer,
+    LoRASettings,
     load_lora,
     lora_layers,
     merge_lora,
@@ -244,3 +245,14 @@ def test_damaged_adapters_are_refused(tmp_path):
 def test_saving_without_adapters_is_refused(tmp_path):
     with pytest.raises(LoRAError, match="no LoRA adapters"):
         save_lora(tmp_path, tiny_classifier(), base={})
+
+
+def test_lora_settings_check_and_apply():
+    settings = LoRASettings(rank=4, alpha=8, targets=["value", "query"])
+    assert settings.targets == ("query", "value")  # in the book's layer order
+    model = tiny_classifier()
+    assert settings.apply(model) == 2 * 2 * (32 * 4 + 4 * 32)
+    with pytest.raises(LoRAError, match="rank"):
+        LoRASettings(rank=0)
+    with pytest.raises(LoRAError, match="unknown LoRA targets"):
+        LoRASettings(targets=("everything",))

@@ -28,6 +28,7 @@ from torch import nn
 
 from core.atomic import atomic_write, write_text
 from core.errors import UserError
+from core.gpt.checkpoint import RUN_ID
 
 # Which linear layers of a GPTModel get an adapter, by the last part of their module name.
 TARGETS = ("query", "key", "value", "attention_output", "feed_forward", "output_head")
@@ -369,11 +370,26 @@ def read_lora(path: Path | str) -> LoRACheckpoint:
     except LoRAError as err:
         raise LoRAError(f"{meta_path}: {err}") from None
     base, tensors, new = meta.get("base"), meta.get("tensors"), meta.get("new_tensors")
-    if not (isinstance(base, dict) and isinstance(base.get("fingerprint"), str) and isinstance(tensors, dict)
+    if not (isinstance(meta.get("created"), str) and isinstance(base, dict)
+            and isinstance(base.get("fingerprint"), str) and isinstance(tensors, dict)
             and isinstance(new, list) and all(isinstance(n, str) for n in new)
             and isinstance(meta.get("settings"), dict)):
         raise LoRAError(f"{meta_path} lacks a valid base, tensors or settings entry")
     return LoRACheckpoint(path, meta)
+
+
+def list_lora_runs(root: Path) -> list[LoRACheckpoint]:
+    """Adapter run folders (named like every run) under `root`, newest first; damaged ones are skipped."""
+    if not root.is_dir():
+        return []
+    runs = []
+    for folder in root.iterdir():
+        if RUN_ID.match(folder.name) and (folder / META_FILE).is_file():
+            try:
+                runs.append(read_lora(folder))
+            except LoRAError:
+                continue
+    return sorted(runs, key=lambda run: (run.meta.get("created", ""), run.path.name), reverse=True)
 
 
 def load_lora(path: Path | str, model: nn.Module) -> LoRACheckpoint:

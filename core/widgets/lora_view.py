@@ -109,3 +109,38 @@ def memory_totals(plan: LoRAPlan) -> dict[str, float]:
 def checkpoint_mb(plan: LoRAPlan) -> dict[str, float]:
     """What a saved run holds in fp32: LoRA saves only its adapters, full fine-tuning every weight."""
     return {"LoRA": plan.trainable * BYTES_FP32 / MIB, "Full fine-tuning": plan.base * BYTES_FP32 / MIB}
+
+
+# ---------------------------------------------------------------------------------------------
+# The learner's fine-tuning runs, LoRA beside full fine-tuning
+
+
+def _method(settings: dict[str, Any], lora: dict[str, Any] | None) -> str:
+    if lora is not None:
+        return f"LoRA, rank {lora['rank']}, alpha {lora['alpha']:g}"
+    blocks = settings.get("trainable_blocks")
+    if blocks == "all":
+        return "full: every weight"
+    return f"full: last {blocks} block{'s' * (blocks != 1)} + head" if isinstance(blocks, int) else "full"
+
+
+def _elapsed(history: Any) -> float | None:
+    done = [e for e in history if isinstance(e, dict) and e.get("type") == "done"] if isinstance(history, list) else []
+    return done[-1].get("elapsed") if done else None
+
+
+def run_row(run_id: str, created: str, settings: dict[str, Any], history: Any, size_bytes: int,
+            lora: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One fine-tuning run for the comparison table; `lora` holds an adapter run's rank and alpha."""
+    accuracy = settings.get("accuracy")
+    test = accuracy.get("test") if isinstance(accuracy, dict) else None
+    return {
+        "run": run_id,
+        "created": created,
+        "base": settings.get("base", "?"),
+        "method": _method(settings, lora),
+        "trainable parameters": settings.get("trainable_parameters"),
+        "test accuracy": test if isinstance(test, float) else None,
+        "training time (s)": _elapsed(history),
+        "checkpoint MB": size_bytes / MIB,
+    }

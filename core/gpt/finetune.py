@@ -5,7 +5,9 @@ logits), its loss and accuracy for evaluations and an optional augmentation of t
 `finetune` runs the loop with it. `finetune_run` does everything with a `Recipe`: the book's for a
 pretrained model, or `SCRATCH_RECIPE`, which reaches about 96 % on the balanced test set from
 random weights in under a minute on one CPU core (see the README's table of runs); it balances
-and splits the messages, fine-tunes, evaluates every split and saves the classifier.
+and splits the messages, fine-tunes, evaluates every split and saves the classifier. A recipe
+with `lora` trains LoRA adapters instead (appendix E) and saves only them, with the new head, on
+top of a reference to the base model (`load_lora_classifier` puts them back on it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from core.gpt.config import GPT2_VOCAB_SIZE
 from core.gpt.events import ClassifierEvalEvent, DoneEvent, Event, StartEvent, to_dict
 from core.gpt.fastpath import autocast_context
 from core.gpt.generate import inference
+from core.gpt.lora import LoRACheckpoint, LoRASettings, load_lora, read_lora, save_lora
 from core.gpt.model import GPTModel
 from core.gpt.spam_data import LABELS, Message, SpamDataset, balanced_splits, create_spam_loaders, random_crops
 from core.gpt.train import Task, TrainSettings, train
@@ -117,7 +120,9 @@ class Recipe:
     the longest training message). `model` and `min_count` describe the model built when there is
     no base model: its size and how often a token must appear in training to get its own embedding
     (0: no compact vocabulary, all of GPT-2's 50,257 tokens). In each training batch `crop_prob` of
-    the messages become random stretches of at least `crop_min` of their tokens (`random_crops`)."""
+    the messages become random stretches of at least `crop_min` of their tokens (`random_crops`).
+    With `lora`, every weight is frozen after the head swap and only LoRA adapters train
+    (`trainable_blocks` is then unused), as in the book's appendix E."""
 
     settings: TrainSettings
     trainable_blocks: int | Literal["all"] = 1
@@ -128,9 +133,12 @@ class Recipe:
     min_count: int = 1
     crop_prob: float = 0.0
     crop_min: float = 0.5
+    lora: LoRASettings | None = None
 
     def __post_init__(self) -> None:
         problems = []
+        if self.lora is not None and not isinstance(self.lora, LoRASettings):
+            problems.append(f"lora must be LoRASettings or None, got {self.lora!r}")
         if self.pooling not in POOLINGS:
             problems.append(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
@@ -199,6 +207,7 @@ def finetune_run(
     recipe: Recipe | None = None,
     *,
     base_name: str = "scratch",
+    base_ref: dict[str, Any] | None = None,
     seed: int = 123,
     split_seed: int = 123,
     stop: threading.Event | None = None,
@@ -210,20 +219,27 @@ def finetune_run(
     Without `base`, a small model is built from scratch (`SCRATCH_RECIPE` by default); a given
     `base` model (pretrained here or GPT-2) gets its head replaced in place (`BOOK_RECIPE` by default).
     Yields a StartEvent, `finetune`'s events, an EvaluationEvent and the DoneEvent,
-    which names the saved run folder.
+    which names the saved run folder. A LoRA run saves an adapter whose base is described by
+    `base_name` and `base_ref` (JSON: how the caller finds that base again).
     """
     recipe = recipe or (BOOK_RECIPE if base is not None else SCRATCH_RECIPE)
+    if recipe.lora is not None and base is None:
+        raise UserError("LoRA adapts a trained model: choose a base model to start from, not a model from scratch")
     settings = replace(recipe.settings, seed=seed)
     splits = balanced_splits(messages, split_seed)
     loaders = create_spam_loaders(splits, batch_size=recipe.batch_size, max_length=recipe.max_length, seed=seed)
     if base is None:
         classifier = scratch_classifier(loaders.train.dataset, recipe, seed)
     else:
+        base_cfg = dict(base.cfg)  # before the head swap changes it
         context = base.cfg["context_length"]
         if loaders.max_length > context:  # longer messages are cut to the model's context window
             loaders = create_spam_loaders(splits, batch_size=recipe.batch_size, max_length=context, seed=seed)
         classifier = GPTClassifier(base, LABELS, recipe.pooling, loaders.max_length)
-    trainable = freeze_for_finetuning(classifier, recipe.trainable_blocks)
+    if recipe.lora is None:
+        trainable = freeze_for_finetuning(classifier, recipe.trainable_blocks)
+    else:
+        trainable = recipe.lora.apply(classifier)
     run_dir = run_path(new_run_id(), runs_root or classifiers_dir())
     yield StartEvent(
         run_dir.name, classifier.cfg, loaders.train.dataset.input_ids.numel(), loaders.val.dataset.input_ids.numel(),
@@ -245,7 +261,8 @@ def finetune_run(
                 "base": base_name,
                 "model": recipe.model if base is None else None,
                 "min_count": recipe.min_count if base is None else None,
-                "trainable_blocks": recipe.trainable_blocks,
+                "trainable_blocks": None if recipe.lora else recipe.trainable_blocks,
+                "lora": None if recipe.lora is None else asdict(recipe.lora),
                 "trainable_parameters": trainable,
                 "batch_size": recipe.batch_size,
                 "crop_prob": recipe.crop_prob,
@@ -260,9 +277,44 @@ def finetune_run(
                 },
                 **asdict(settings),
             }
-            save_classifier(
-                classifier, run_dir, status=event.reason, history=history, settings=record,
-                progress={"step": event.step, "epoch": event.epoch, "tokens_seen": event.tokens_seen},
-            )
+            progress = {"step": event.step, "epoch": event.epoch, "tokens_seen": event.tokens_seen}
+            if recipe.lora is None:
+                save_classifier(classifier, run_dir, status=event.reason, history=history, settings=record,
+                                progress=progress)
+            else:
+                base_record = {"name": base_name, **(base_ref or {}), "config": base_cfg}
+                save_lora_classifier(classifier, run_dir, base_record,
+                                     {**record, "status": event.reason, "progress": progress, "history": history})
             event = replace(event, checkpoint=str(run_dir))
         yield event
+
+
+# ---------------------------------------------------------------------------------------------
+# LoRA classifiers: the adapters and the new head, saved on top of a reference to their base
+
+LORA_KIND = "lora-classifier"
+HEAD_TENSORS = ("gpt.out_head.weight", "gpt.out_head.bias")
+
+
+def save_lora_classifier(classifier: GPTClassifier, run_dir: Path, base: dict[str, Any],
+                         settings: dict[str, Any]) -> LoRACheckpoint:
+    """The adapters, the head and how to rebuild the classifier around its base (`core.gpt.lora.save_lora`)."""
+    description = {"kind": LORA_KIND, "labels": list(classifier.labels), "pooling": classifier.pooling,
+                   "max_length": classifier.max_length, "pad_id": classifier.pad_id}
+    return save_lora(run_dir, classifier, base=base, new_tensors=HEAD_TENSORS, settings={**settings, **description})
+
+
+def load_lora_classifier(path: Path | str, base: GPTModel) -> tuple[GPTClassifier, LoRACheckpoint]:
+    """The LoRA classifier saved in `path`, rebuilt on `base` (changed in place), in evaluation mode;
+    `LoRAError` when `base` is not the model it was fine-tuned from."""
+    checkpoint = read_lora(path)
+    record = checkpoint.settings
+    if record.get("kind") != LORA_KIND:
+        raise UserError(f"{checkpoint.path} holds a LoRA adapter, but not a classifier's")
+    try:
+        classifier = GPTClassifier(base, [str(label) for label in record["labels"]], record["pooling"],
+                                   int(record["max_length"]), int(record["pad_id"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{checkpoint.path} has an invalid classifier description: {err}") from None
+    load_lora(checkpoint.path, classifier)
+    return classifier.eval(), checkpoint

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.errors import UserError
+from core.errors import AppError, UserError
 from core.gpt.config import PRESETS, validate_config
 from core.gpt.lora import TARGETS
 from core.widgets import lora_view as lv
@@ -108,6 +108,34 @@ def layers_section(plan: lv.LoRAPlan) -> None:
     if any(row["LoRA / weights"] > 1 for row in plan.layers):
         st.caption("Some layers get more adapter weights than they hold (a narrow layer and a large rank): "
                    "the book does this for its 768 × 2 classifier head, where it costs little.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. The learner's runs: LoRA beside full fine-tuning
+
+
+def runs_section(key: str) -> None:
+    """Every saved spam classifier with its method, test accuracy, training time and checkpoint size."""
+    try:
+        rows = lv.finetuning_runs()
+    except AppError as err:
+        st.error(f"Could not read the saved classifiers: {err}", icon=":material/error:")
+        return
+    if not rows:
+        st.info("No spam classifier yet. On the Spam classifier page (in the sidebar), start from a pretrained "
+                "model and fine-tune it twice: once with **LoRA adapters** under *Train*, once with the book's "
+                "last block. Both runs then appear here side by side.", icon=":material/model_training:")
+        return
+    frame = pd.DataFrame(rows).drop(columns="created")
+    st.dataframe(frame, hide_index=True, key=f"{key}_runs", column_config={
+        "trainable parameters": st.column_config.NumberColumn(format="localized"),
+        "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "training time (s)": st.column_config.NumberColumn(format="%.0f"),
+        "checkpoint MB": st.column_config.NumberColumn(format="%.2f"),
+    })
+    st.caption("Measured on this machine from the runs saved here: the time is the training loop's wall-clock "
+               "time (other work on the same CPU slows it), the size what the run's folder takes on disk. A LoRA "
+               "run saves its adapters and the new head only, and needs its base model to classify.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from core.gpt.classifier import (
     load_classifier,
 )
 from core.gpt.finetune import BOOK_RECIPE, SCRATCH_RECIPE, EvaluationEvent, Recipe, finetune_run
+from core.gpt.lora import LoRASettings, is_adapter
 from core.gpt.spam_data import (
     DATA_FILE,
     LABELS,
@@ -54,6 +55,7 @@ EXAMPLES = {
 }
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2e-3, 5e-3)
 SPLITS = {"train": "training", "val": "validation", "test": "test"}
+TRAIN_CHOICES = {1: "the last block (book)", "all": "every block", "lora": "LoRA adapters, rank 16 (appendix E)"}
 LABEL_COLOURS = alt.Scale(domain=list(LABELS), range=["#4c78a8", "#e45756"])
 
 
@@ -146,12 +148,13 @@ def finetune_section(key: str, messages: list[Message]) -> None:
                                key=f"{key}_lr_{base}")
     blocks = recipe.trainable_blocks
     if source is not None:
-        blocks = cols[2].radio("Train", (1, "all"), key=f"{key}_blocks",
-                               format_func={1: "the last block (book)", "all": "every block"}.get,
-                               help="The book trains only the last block, the final LayerNorm and the new head.")
+        blocks = cols[2].radio("Train", tuple(TRAIN_CHOICES), key=f"{key}_blocks", format_func=TRAIN_CHOICES.get,
+                               help="The book trains only the last block, the final LayerNorm and the new head; "
+                                    "LoRA (appendix E) freezes every weight and trains small adapters beside them.")
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 123, key=f"{key}_seed")
+    lora = LoRASettings() if blocks == "lora" else None
     recipe = replace(recipe, settings=replace(recipe.settings, epochs=int(epochs), lr=float(lr)),
-                     trainable_blocks=blocks)
+                     trainable_blocks=recipe.trainable_blocks if lora else blocks, lora=lora)
     try:
         _show_plan(messages, source, recipe, int(seed))
     except TokenizerUnavailable as err:
@@ -161,12 +164,14 @@ def finetune_section(key: str, messages: list[Message]) -> None:
         return
     if st.button("Start fine-tuning", type="primary", key=f"{key}_start_button", icon=":material/play_arrow:"):
         label = "from scratch" if source is None else f"from {source.kind}"
-        summary = f"{label}, {recipe.settings.epochs} epoch{'s' * (recipe.settings.epochs > 1)}"
+        epochs_text = f"{recipe.settings.epochs} epoch{'s' * (recipe.settings.epochs > 1)}"
+        summary = f"{label}{' with LoRA' * bool(lora)}, {epochs_text}"
+        base_ref = None if source is None else {"kind": source.kind, "path": str(source.path)}
 
         def work(stop: Any) -> Any:
             base_model = None if source is None else load_source(source)  # a fresh copy: training changes it
             yield from finetune_run(messages, base_model, recipe, base_name=base if source is None else source.label,
-                                    seed=int(seed), stop=stop)
+                                    base_ref=base_ref, seed=int(seed), stop=stop)
 
         if tj.start_job(key, "spam", summary, work):
             st.rerun()  # redraw the page in its training state
@@ -236,8 +241,11 @@ def _live_view(key: str) -> None:
         done = next(e for e in events if e["type"] == "done")
         verb = "Finished" if done["reason"] == "finished" else "Stopped"
         tested = f": test accuracy {evaluation.test.accuracy:.1%}" if evaluation else ""
-        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. "
-                   "The classifier is saved and is now the one used below.", icon=":material/check_circle:")
+        saved = ("Only its LoRA adapter is saved: compare it with full fine-tuning on the LoRA page."
+                 if done.get("checkpoint") and is_adapter(done["checkpoint"])
+                 else "The classifier is saved and is now the one used below.")
+        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {saved}",
+                   icon=":material/check_circle:")
     rows = run_view.loss_rows(events, "this run")
     if rows:
         left, right = st.columns(2)

@@ -378,6 +378,11 @@ def read_lora(path: Path | str) -> LoRACheckpoint:
     return LoRACheckpoint(path, meta)
 
 
+def is_adapter(path: Path | str) -> bool:
+    """Whether run folder `path` holds a LoRA adapter (rather than a whole model)."""
+    return (Path(path) / META_FILE).is_file()
+
+
 def list_lora_runs(root: Path) -> list[LoRACheckpoint]:
     """Adapter run folders (named like every run) under `root`, newest first; damaged ones are skipped."""
     if not root.is_dir():

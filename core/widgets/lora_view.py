@@ -4,16 +4,19 @@ fine-tuning, and where the adapters sit, counted from the real model built on th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from core.errors import UserError
-from core.gpt.classifier import GPTClassifier
+from core.gpt.classifier import GPTClassifier, classifiers_dir, list_classifiers
 from core.gpt.config import validate_config
+from core.gpt.finetune import LORA_KIND
 from core.gpt.lora import (
     TARGETS,
     check_targets,
+    list_lora_runs,
     lora_layers,
     replace_linear_with_lora,
     target_of,
@@ -144,3 +147,14 @@ def run_row(run_id: str, created: str, settings: dict[str, Any], history: Any, s
         "training time (s)": _elapsed(history),
         "checkpoint MB": size_bytes / MIB,
     }
+
+
+def finetuning_runs(root: Path | None = None) -> list[dict[str, Any]]:
+    """Every saved spam classifier under `root` (default `classifiers_dir()`), full and LoRA, newest first."""
+    root = root or classifiers_dir()
+    rows = [run_row(run.run_id, run.created, run.settings, run.history, run.size_bytes)
+            for run in list_classifiers(root)]
+    rows += [run_row(run.path.name, run.meta["created"], run.settings, run.settings.get("history"), run.size_bytes,
+                     {"rank": run.rank, "alpha": run.alpha})
+             for run in list_lora_runs(root) if run.settings.get("kind") == LORA_KIND]
+    return sorted(rows, key=lambda row: row["created"], reverse=True)

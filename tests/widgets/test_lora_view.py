@@ -62,3 +62,34 @@ def test_fewer_targets_and_lower_rank_train_less():
 def test_bad_settings_say_what_is_wrong(cfg, rank, alpha, targets, message):
     with pytest.raises(UserError, match=message):
         lv.lora_plan(cfg, rank, alpha, targets, num_classes=2)
+
+
+def test_finetuning_runs_put_lora_beside_full_fine_tuning(sms_spam_path, gpt2_encoding, tmp_path):
+    import threading
+
+    import torch
+
+    from core.gpt.events import StepEvent
+    from core.gpt.finetune import Recipe, finetune_run
+    from core.gpt.lora import LoRASettings
+    from core.gpt.model import GPTModel
+    from core.gpt.spam_data import balance, read_messages
+    from core.gpt.train import TrainSettings
+
+    messages = balance(read_messages(sms_spam_path), seed=1)[::20]
+    cfg = {"vocab_size": 50257, "context_length": 24, "emb_dim": 32, "n_heads": 2, "n_layers": 2}
+    settings = TrainSettings(epochs=1, lr=1e-3, eval_freq=5, eval_iter=1)
+    for lora in (None, LoRASettings(rank=4, alpha=8)):
+        torch.manual_seed(0)
+        stop = threading.Event()
+        for event in finetune_run(messages, GPTModel(cfg), Recipe(settings, lora=lora), base_name="tiny base",
+                                  stop=stop, runs_root=tmp_path):
+            if isinstance(event, StepEvent) and event.step == 2:
+                stop.set()
+    rows = lv.finetuning_runs(tmp_path)
+    assert [row["method"] for row in rows] == ["LoRA, rank 4, alpha 8", "full: last 1 block + head"]
+    lora_row, full_row = rows
+    assert lora_row["base"] == full_row["base"] == "tiny base"
+    assert 0 <= lora_row["test accuracy"] <= 1 and lora_row["training time (s)"] > 0
+    assert lora_row["trainable parameters"] < full_row["trainable parameters"]
+    assert lora_row["checkpoint MB"] < full_row["checkpoint MB"] / 20

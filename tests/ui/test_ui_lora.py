@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
-from widget_helpers import PAGES, run_script, texts
+from widget_helpers import PAGES, fresh_training_slot, run_script, steps_done, texts, wait_until
+
+from core.gpt.checkpoint import new_run_id, run_path, save_checkpoint
+from core.gpt.config import get_preset
+from core.gpt.model import GPTModel
 
 PAGE = str(PAGES / "lora.py")
 COMPACT = 'from ui.lora import compact\ncompact("day30")\n'
@@ -75,3 +80,41 @@ def test_compact_rank_slider():
     assert metric(at, "Trainable parameters") == "2,666,528"
     at.slider(key="day30_rank").set_value(8).run()
     assert metric(at, "Trainable parameters") == f"{2_666_528 // 2:,}"  # every adapter is linear in the rank
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning with LoRA on the spam page, then the comparison here
+
+
+@pytest.fixture
+def empty_runs(tmp_path, monkeypatch, sms_spam_path, gpt2_encoding):
+    monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(tmp_path / "runs"))
+    yield from fresh_training_slot()
+
+
+def test_no_runs_yet_says_how_to_make_them(empty_runs):
+    at = run_script(PAGE)
+    assert "fine-tune it twice" in texts(at.info)
+
+
+@pytest.mark.slow
+def test_lora_fine_tuning_from_the_spam_page_shows_up_in_the_comparison(empty_runs, tmp_path):
+    torch.manual_seed(0)
+    model = GPTModel(get_preset("tiny", context_length=16, n_layers=2))
+    save_checkpoint(run_path(new_run_id(), tmp_path / "runs"), model, status="finished", history=[],
+                    settings={"preset": "tiny"}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    spam = run_script(str(PAGES / "spam.py"))
+    spam.radio(key="spam_base").set_value("checkpoint").run()
+    spam.radio(key="spam_blocks").set_value("lora").run()
+    spam.button(key="spam_start_button").click().run()
+    assert "Fine-tuning from checkpoint with LoRA" in texts(spam.markdown)
+    wait_until(spam, lambda a: steps_done(a) >= 2)
+    spam.button(key="spam_stop").click().run()
+    wait_until(spam, lambda a: "Stopped after" in texts(a.success), timeout=120)
+    assert "Only its LoRA adapter is saved" in texts(spam.success)
+
+    at = run_script(PAGE)
+    runs = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert list(runs["method"]) == ["LoRA, rank 16, alpha 16"]
+    assert runs["base"][0].startswith("Your model from the Pretraining page")
+    assert runs["checkpoint MB"][0] < 4 * sum(p.numel() for p in model.parameters()) / 2**20 / 10

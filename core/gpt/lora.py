@@ -110,7 +110,8 @@ class LinearWithLoRA(nn.Module):
     @property
     def weight(self) -> torch.Tensor:
         """The effective weight W + alpha (A @ B).T, differentiable in A and B: code that reads a
-        head's weight directly (the chunked loss of `GPTModel.loss`) trains the adapter too."""
+        head's weight directly (pretraining's fused head loss, `core.gpt.pretrain.calc_loss_batch`) trains
+        the adapter too."""
         return self.linear.weight + self.lora.delta_weight()
 
     @property

@@ -26,6 +26,7 @@ from core.gpt.lora import (
     trainable_parameters,
 )
 from core.gpt.model import GPTModel
+from core.gpt.pretrain import calc_loss_batch
 
 TINY = {"vocab_size": 100, "context_length": 16, "emb_dim": 32, "n_heads": 2, "n_layers": 2, "drop_rate": 0.0,
         "qkv_bias": True}
@@ -149,13 +150,13 @@ def test_only_adapters_train_and_twice_is_refused():
 # Training through the head's weight, and merging
 
 
-def test_the_chunked_loss_trains_a_lora_head():
+def test_the_fused_head_loss_trains_a_lora_head():
     torch.manual_seed(0)
     model = GPTModel(TINY)
     replace_linear_with_lora(model, 4, 8)
     randomise_adapters(model)
     targets = IDS.roll(-1, dims=1)
-    loss = model.loss(IDS, targets)
+    loss = calc_loss_batch(IDS, targets, model)
     expected = nn.functional.cross_entropy(model(IDS).flatten(0, 1), targets.flatten())
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     loss.backward()

@@ -64,6 +64,7 @@ def test_bad_settings_say_what_is_wrong(cfg, rank, alpha, targets, message):
         lv.lora_plan(cfg, rank, alpha, targets, num_classes=2)
 
 
+@pytest.mark.slow
 def test_finetuning_runs_put_lora_beside_full_fine_tuning(sms_spam_path, gpt2_encoding, tmp_path):
     import threading
 

@@ -102,7 +102,8 @@ def dataset_section(key: str) -> list[Message] | None:
         counts += [{"set": f"balanced: {name}", "label": m.label_name} for m in getattr(splits, part)]
     data = pd.DataFrame(counts).value_counts().rename("messages").reset_index()
     spam = sum(m.label for m in messages)
-    st.caption(f"{len(messages):,} messages: {len(messages) - spam:,} ham and {spam:,} spam ({spam / len(messages):.0%}). "
+    st.caption(f"{len(messages):,} messages: {len(messages) - spam:,} ham and {spam:,} spam "
+               f"({spam / len(messages):.0%}). "
                "As in the book, ham is undersampled to the spam count, then the messages are shuffled and "
                "split 70 / 10 / 20 into training, validation and test sets.")
     st.altair_chart(alt.Chart(data).mark_bar().encode(
@@ -144,8 +145,8 @@ def finetune_section(key: str, messages: list[Message]) -> None:
     recipe = SCRATCH_RECIPE if source is None else BOOK_RECIPE
     cols = st.columns(4)
     epochs = cols[0].number_input("Epochs", 1, 50, recipe.settings.epochs, key=f"{key}_epochs_{base}")
-    lr = cols[1].select_slider("Learning rate", LEARNING_RATES, value=recipe.settings.lr, format_func=lambda v: f"{v:g}",
-                               key=f"{key}_lr_{base}")
+    lr = cols[1].select_slider("Learning rate", LEARNING_RATES, value=recipe.settings.lr,
+                               format_func=lambda v: f"{v:g}", key=f"{key}_lr_{base}")
     blocks = recipe.trainable_blocks
     if source is not None:
         blocks = cols[2].radio("Train", tuple(TRAIN_CHOICES), key=f"{key}_blocks", format_func=TRAIN_CHOICES.get,
@@ -265,7 +266,8 @@ def accuracy_chart(data: pd.DataFrame) -> alt.Chart:
         strokeDash=DASHES,
         tooltip=["split", "step", "epoch", alt.Tooltip("accuracy", format=".1%")],
     )
-    chance = alt.Chart(pd.DataFrame({"accuracy": [0.5]})).mark_rule(color="gray", strokeDash=[2, 3]).encode(y="accuracy:Q")
+    chance = alt.Chart(pd.DataFrame({"accuracy": [0.5]})).mark_rule(color="gray", strokeDash=[2, 3]).encode(
+        y="accuracy:Q")
     return alt.layer(lines, chance).properties(height=260, title=alt.Title(
         "Accuracy", subtitle="solid: training · dashed: validation · dotted: chance (50 %)"))
 

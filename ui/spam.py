@@ -44,7 +44,7 @@ from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, 
 from core.paths import cache_dir, data_dir, find_data_file
 from core.widgets import run_view
 from ui import training_job as tj
-from ui.pretraining import DASHES, loss_chart
+from ui.charts import DASHES, loss_chart
 
 REFRESH_S = 1.0
 SCRATCH = "scratch"

@@ -3,10 +3,16 @@
 Run with `streamlit run streamlit_app.py`. Pages live in `pages/`, shared rendering in `ui/`, logic in `core/`.
 """
 
+import os
+
 import streamlit as st
 
-from ui.widget_registry import WIDGET_PAGES
+from core.paths import tiktoken_environment
 from ui.sidebar import render_status
+from ui.widget_registry import WIDGET_PAGES
+
+# tiktoken reads its vocabulary cache from TIKTOKEN_CACHE_DIR: point it at the offline copy, once, here.
+os.environ.update(tiktoken_environment())
 
 st.set_page_config(page_title="LLM journal", page_icon=":material/menu_book:", layout="wide")
 

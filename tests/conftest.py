@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from core.paths import data_dir
+from core.paths import SMS_SPAM_FILE, VERDICT_FILE, data_dir, tiktoken_environment
 
 # Tests never reach the Hugging Face hub: fail downloads at once instead of after network retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-_TIKTOKEN_CACHE = data_dir() / "tiktoken-cache"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and _TIKTOKEN_CACHE.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(_TIKTOKEN_CACHE)
+os.environ.update(tiktoken_environment())  # as the app does at start-up
 
 
 def _require(relative: str) -> Path:
@@ -26,12 +24,12 @@ def _require(relative: str) -> Path:
 
 @pytest.fixture(scope="session")
 def verdict_text() -> str:
-    return _require("corpus/the-verdict.txt").read_text(encoding="utf-8")
+    return _require(VERDICT_FILE).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
 def sms_spam_path() -> Path:
-    return _require("sms-spam/SMSSpamCollection")
+    return _require(SMS_SPAM_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -6,23 +6,21 @@ The checks only look at files (no tokenizer loading, no torch import), so the ap
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
-from core.paths import cache_dir, data_dir, find_data_file, runs_dir
-
-# The two files tiktoken downloads for the `gpt2` encoding; it caches each under the SHA-1 of its URL.
-GPT2_VOCAB_URLS = (
-    "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
-    "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json",
+from core.paths import (
+    GPT2_VOCAB_URLS,
+    SMS_SPAM_FILE,
+    VERDICT_FILE,
+    cache_dir,
+    data_dir,
+    find_data_file,
+    runs_dir,
+    tiktoken_cache_dir,
+    tiktoken_cached_file,
 )
-VERDICT = "corpus/the-verdict.txt"
-SMS_SPAM = "sms-spam/SMSSpamCollection"
 
 
 @dataclass(frozen=True)
@@ -32,18 +30,9 @@ class StatusItem:
     detail: str
 
 
-def tiktoken_cache_dir() -> Path:
-    """The folder tiktoken reads its cache from, as `core.gpt.tokenizers.gpt2_tokenizer` will set it up."""
-    for variable in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
-        if os.environ.get(variable):
-            return Path(os.environ[variable])
-    shared = data_dir() / "tiktoken-cache"
-    return shared if shared.is_dir() else Path(tempfile.gettempdir()) / "data-gym-cache"
-
-
 def tokenizer_status() -> StatusItem:
     folder = tiktoken_cache_dir()
-    cached = all((folder / hashlib.sha1(url.encode()).hexdigest()).is_file() for url in GPT2_VOCAB_URLS)
+    cached = all(tiktoken_cached_file(url, folder).is_file() for url in GPT2_VOCAB_URLS)
     if cached:
         return StatusItem("GPT-2 vocabulary", True, f"cached in `{folder}`")
     return StatusItem(
@@ -92,8 +81,8 @@ def _age(then: dt.datetime, now: dt.datetime) -> str:
 def data_status() -> list[StatusItem]:
     return [
         tokenizer_status(),
-        data_file_status("The Verdict (training text)", VERDICT, "the Pretraining page"),
-        data_file_status("SMS Spam Collection", SMS_SPAM, "the Spam classifier page"),
+        data_file_status("The Verdict (training text)", VERDICT_FILE, "the Pretraining page"),
+        data_file_status("SMS Spam Collection", SMS_SPAM_FILE, "the Spam classifier page"),
     ]
 
 

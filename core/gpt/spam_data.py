@@ -24,11 +24,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from core.atomic import write_bytes
 from core.errors import UserError
-from core.paths import cache_dir, find_data_file
+from core.paths import SMS_SPAM_FILE, cache_dir, find_data_file
 
 LABELS = ("ham", "spam")  # class index -> name
 PAD_TOKEN_ID = 50256  # GPT-2's <|endoftext|>, the book's padding token
-DATA_FILE = "sms-spam/SMSSpamCollection"  # relative to data_dir() or cache_dir()
+DATA_FILE = SMS_SPAM_FILE  # relative to data_dir() or cache_dir()
 UCI_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
 ZIP_MEMBER = "SMSSpamCollection"
 MAX_FILE_BYTES = 20_000_000  # the real file is 0.5 MB; anything far bigger is not it

@@ -6,7 +6,6 @@ Byte-level BPE trained from scratch lives in `core.gpt.bpe`.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 import tiktoken
 
 from core.errors import Unavailable, UserError
-from core.paths import data_dir
+from core.paths import TIKTOKEN_CACHE, tiktoken_cache_dir
 
 MAX_TEXT_CHARS = 100_000  # what the app tokenizes at once; a 1 MB paste gets a clear message
 ENDOFTEXT = "<|endoftext|>"
@@ -78,23 +77,19 @@ def utf8_bytes(text: str) -> bytes:
 def gpt2_tokenizer() -> tiktoken.Encoding:
     """tiktoken's `gpt2` encoding, loaded once.
 
-    tiktoken downloads two vocabulary files the first time and caches them in
-    `TIKTOKEN_CACHE_DIR`; when that is unset we use `<data_dir>/tiktoken-cache` if it exists,
-    so the app works offline beside the shared data folder.
+    tiktoken downloads two vocabulary files the first time and caches them in `TIKTOKEN_CACHE_DIR`.
+    The app and the command line point that at the offline copy at start-up
+    (`core.paths.tiktoken_environment`), so the encoding loads without internet beside the data folder.
     """
-    shared_cache = data_dir() / "tiktoken-cache"
-    if "TIKTOKEN_CACHE_DIR" not in os.environ and shared_cache.is_dir():
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(shared_cache)
     try:
         return tiktoken.get_encoding("gpt2")
     except (OSError, ValueError, ImportError) as err:  # requests' errors are OSErrors
-        cache = os.environ.get("TIKTOKEN_CACHE_DIR", "tiktoken's default cache in the temp folder")
         raise TokenizerUnavailable(
             f"Could not load the GPT-2 tokenizer vocabulary ({type(err).__name__}: {err}). "
             "tiktoken downloads it once from openaipublic.blob.core.windows.net and caches it. "
             "Connect to the internet once, or set the TIKTOKEN_CACHE_DIR environment variable to "
-            "a folder that already holds the cached files (such as ../shared/data/tiktoken-cache). "
-            f"Cache folder tried: {cache}."
+            f"a folder that already holds the cached files (such as ../shared/data/{TIKTOKEN_CACHE}). "
+            f"Cache folder tried: {tiktoken_cache_dir()}."
         ) from err
 
 

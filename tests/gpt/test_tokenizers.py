@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 from collections import Counter
 
 import pytest
@@ -30,7 +32,7 @@ from core.gpt.tokenizers import (
     split_text,
     token_spans,
 )
-from core.paths import data_dir
+from core.paths import TIKTOKEN_CACHE, data_dir, tiktoken_cache_dir, tiktoken_environment
 
 BOOK_TEXT = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace."
 BOOK_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114,
@@ -111,15 +113,32 @@ def test_gpt2_offline_without_cache_says_how_to_fix_it(offline, monkeypatch, tmp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_gpt2_finds_the_shared_cache_by_itself(offline, monkeypatch, tmp_path):
-    shared_cache = data_dir() / "tiktoken-cache"
+def test_the_start_up_environment_points_tiktoken_at_the_offline_copy(offline, monkeypatch, tmp_path):
+    shared_cache = data_dir() / TIKTOKEN_CACHE
     if not shared_cache.is_dir():
         pytest.skip(f"needs {shared_cache} (offline data; see ../shared/data/README.md)")
-    (tmp_path / "tiktoken-cache").symlink_to(shared_cache.resolve())
+    (tmp_path / TIKTOKEN_CACHE).symlink_to(shared_cache.resolve())
     monkeypatch.setenv("LLM_JOURNAL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
+    environment = tiktoken_environment()
+    assert environment == {"TIKTOKEN_CACHE_DIR": str(tmp_path / TIKTOKEN_CACHE)}
+    assert tiktoken_cache_dir() == tmp_path / TIKTOKEN_CACHE
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", environment["TIKTOKEN_CACHE_DIR"])
+    assert tiktoken_environment() == {}  # a variable already set is left alone
     enc = gpt2_tokenizer.__wrapped__()
     assert enc.encode(BOOK_TEXT, allowed_special="all") == BOOK_IDS
+
+
+def test_loading_the_tokenizer_never_changes_the_environment(offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("LLM_JOURNAL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # tiktoken's default cache: empty
+    before = dict(os.environ)
+    with pytest.raises(TokenizerUnavailable):
+        gpt2_tokenizer.__wrapped__()
+    assert dict(os.environ) == before
 
 
 # --- The book's simple tokenizers (sections 2.2-2.4) ----------------------------------------------

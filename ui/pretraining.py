@@ -18,6 +18,8 @@ from core.app.corpora import (
     MAX_UPLOAD_MB,
     UPLOAD,
     VERDICT,
+    CorpusError,
+    CorpusUnavailable,
     journal_text,
     uploaded_text,
     verdict_available,
@@ -44,7 +46,6 @@ from core.gpt.fastpath import bf16_supported
 from core.gpt.params import count_parameters
 from core.gpt.pretrain import (
     BOOK_PROMPT,
-    CorpusError,
     make_loaders,
     model_config,
     pretrain_run,
@@ -52,11 +53,11 @@ from core.gpt.pretrain import (
 from core.gpt.tokenizers import TokenizerUnavailable, encode
 from core.gpt.train import TrainSettings
 from core.widgets import run_view
-from core.widgets.token_view import CorpusUnavailable
 from ui import training_job as tj
 from ui.charts import loss_chart, perplexity_chart
 
-CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)', UPLOAD: "Your own .txt file"}
+CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)',
+                 UPLOAD: "Your own .txt file"}
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 2e-4, 4e-4, 1e-3, 2e-3, 5e-3)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)

@@ -8,7 +8,16 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.app.corpora import JOURNAL, VERDICT, verdict_available, verdict_text
+from core.app.corpora import (
+    CORPUS_FILES,
+    JOURNAL,
+    MAX_TOKENIZER_CHARS,
+    VERDICT,
+    CorpusError,
+    CorpusUnavailable,
+    corpus_available,
+    corpus_text,
+)
 from core.gpt.bpe import BPETokenizer, train_bpe
 from core.gpt.config import PRESETS
 from core.gpt.data import TextTooShortError
@@ -23,6 +32,7 @@ SIMPLE_V2 = "Simple tokenizer V2"
 TRAINED = "BPE trained here"
 TOKENIZERS = (GPT2, SIMPLE_V1, SIMPLE_V2, TRAINED)
 CORPUS_NAMES = {VERDICT: "The Verdict (the book's short story)", JOURNAL: "this journal's entries"}
+CORPUS_NAMES |= {name: corpus.title for name, corpus in CORPUS_FILES.items() if name not in CORPUS_NAMES}
 
 COMPARISON_COLUMNS = ("tokenizer", "result", "tokens", "characters per token", "unknown words")
 MAX_CHIPS = 400  # beyond this the page gets slow to draw; the table below lists every token
@@ -93,8 +103,8 @@ def settings(key: str) -> Settings:
         format_func=CORPUS_NAMES.get,
         key=f"{key}_corpus",
     )
-    if corpus == VERDICT and not verdict_available():
-        offer_verdict_download(key)
+    if not corpus_available(corpus):
+        offer_download(key, corpus)
     vocab_size = right.slider(
         "Vocabulary size of the trained BPE", 256, 4096, 1000, step=8, key=f"{key}_vocab",
         help="256 byte tokens plus one new token per merge.",
@@ -102,18 +112,24 @@ def settings(key: str) -> Settings:
     return Settings(tokenizer, allow_special, corpus, vocab_size)
 
 
-def offer_verdict_download(key: str) -> None:
-    """The Verdict is missing: say so, and fetch it only when asked."""
-    st.warning("The Verdict is not on this machine yet. Download it (a short text file from the book's "
-               "repository), or train on the journal.")
-    if st.button("Download The Verdict", key=f"{key}_get_verdict"):
+def offer_download(key: str, corpus: str) -> None:
+    """A training text is missing: say so, and fetch it only when asked."""
+    title = CORPUS_FILES[corpus].title
+    st.warning(f"{title} is not on this machine yet. Download it (a text file from {CORPUS_FILES[corpus].url}), "
+               "or train on the journal.")
+    if st.button(f"Download {title}", key=f"{key}_get_{corpus}"):
         try:
-            with st.spinner("Downloading The Verdict..."):
-                verdict_text(download=True)
-        except tv.CorpusUnavailable as err:
+            with st.spinner(f"Downloading {title}..."):
+                corpus_text(corpus, download=True)
+        except (CorpusUnavailable, CorpusError) as err:
             st.error(str(err))
         else:
             st.rerun()
+
+
+def _corpus(name: str) -> str:
+    """The text the home-made tokenizers learn from, capped so that BPE training takes seconds."""
+    return corpus_text(name, max_chars=MAX_TOKENIZER_CHARS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +140,7 @@ def tokenize(text: str, s: Settings) -> tv.Tokenized:
     """`text` through the chosen tokenizer (may raise the typed errors `show_tokens` explains)."""
     if s.tokenizer == GPT2:
         return tv.tokenize_gpt2(text, s.allow_special)
-    corpus = tv.corpus_text(s.corpus)
+    corpus = _corpus(s.corpus)
     if s.tokenizer == TRAINED:
         return tv.tokenize_bpe(trained_bpe(corpus, s.vocab_size), text, s.allow_special)
     v1, v2 = simple_pair(corpus)
@@ -135,7 +151,7 @@ def try_tokenize(text: str, s: Settings) -> tv.Tokenized | None:
     """Tokenize, or say in the page why it cannot be done and return None."""
     try:
         return tokenize(text, s)
-    except (TokenizerUnavailable, tv.CorpusUnavailable) as err:
+    except (TokenizerUnavailable, CorpusUnavailable, CorpusError) as err:
         st.error(str(err))
     except UnknownWordError as err:
         st.error(f"{err} That is why the book moves on to V2 and then to BPE.")
@@ -250,7 +266,7 @@ def comparison_rows(text: str, s: Settings) -> list[dict[str, object]]:
             result = tokenize(text, Settings(name, s.allow_special, s.corpus, s.vocab_size))
         except UnknownWordError as err:
             row["result"] = f"fails: {len(err.words)} unknown word(s)"
-        except (TokenizerUnavailable, tv.CorpusUnavailable):
+        except (TokenizerUnavailable, CorpusUnavailable, CorpusError):
             row["result"] = "not available here"
         else:
             per_token = result.chars_per_token
@@ -276,7 +292,7 @@ def unknown_word_section(key: str, s: Settings) -> None:
     for name in (SIMPLE_V2, GPT2, TRAINED):
         try:
             result = tokenize(example, Settings(name, s.allow_special, s.corpus, s.vocab_size))
-        except (TokenizerUnavailable, tv.CorpusUnavailable) as err:
+        except (TokenizerUnavailable, CorpusUnavailable, CorpusError) as err:
             st.caption(f"{name}: not available here ({type(err).__name__}).")
             continue
         st.markdown(f"**{result.tokenizer}**: {result.n_tokens} tokens")
@@ -308,8 +324,8 @@ def merges_section(s: Settings) -> None:
         "the first ones are the commonest pieces of the language."
     )
     try:
-        corpus = tv.corpus_text(s.corpus)
-    except tv.CorpusUnavailable as err:
+        corpus = _corpus(s.corpus)
+    except (CorpusUnavailable, CorpusError) as err:
         st.error(str(err))
         return
     tokenizer = trained_bpe(corpus, s.vocab_size)
@@ -396,7 +412,7 @@ def compact(key: str) -> None:
     """Text in, GPT-2 tokens out (or a BPE trained here when GPT-2's vocabulary is missing)."""
     text = text_input(key, "Byte pair encoding splits someunknownPlace into pieces it knows.", height=80)
     tokenizer = GPT2 if gpt2_problem() is None else TRAINED
-    corpus = VERDICT if verdict_available() else JOURNAL
+    corpus = VERDICT if corpus_available(VERDICT) else JOURNAL
     result = try_tokenize(text, Settings(tokenizer, True, corpus, 1000)) if text else None
     if result is None:
         if not text:

@@ -1,7 +1,8 @@
 """What the tokenizer explorer shows (book chapter 2): tokens with their text spans, merges, windows.
 
 Every tokenizer of chapter 2 is turned into the same `Tokenized` record, so the page can draw
-GPT-2's BPE, the simple word tokenizers and a BPE trained here side by side.
+GPT-2's BPE, the simple word tokenizers and a BPE trained here side by side. The texts they learn
+from come from `core.app.corpora`, passed in by the page.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.errors import Unavailable, UserError
 from core.gpt.bpe import BPETokenizer
 from core.gpt.data import GPTDataset
 from core.gpt.tokenizers import (
@@ -31,8 +31,6 @@ from core.gpt.tokenizers import (
     token_spans,
     utf8_bytes,
 )
-from core.journal.store import load_journal
-from core.paths import data_dir, find_data_file
 
 # The book's example of section 2.4: BPE splits a word it never saw; a word tokenizer cannot.
 UNKNOWN_WORD_EXAMPLE = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace."
@@ -279,30 +277,3 @@ def next_token_steps(ids: Sequence[int], labels: Sequence[str], max_length: int)
     for k in range(1, min(max_length, len(ids) - 1) + 1):
         steps.append({"context": " | ".join(labels[:k]), "next token": labels[k]})
     return steps
-
-
-class CorpusUnavailable(Unavailable):
-    """A training text for the BPE or the simple tokenizers' vocabulary is missing."""
-
-
-CORPORA = ("the-verdict", "journal")
-MAX_CORPUS_CHARS = 500_000  # keeps BPE training within seconds on a laptop
-
-
-def corpus_text(name: str) -> str:
-    """The text a tokenizer learns from: the book's short story or the journal's entries."""
-    if name == "the-verdict":
-        path = find_data_file("corpus/the-verdict.txt")
-        if path is None:
-            raise CorpusUnavailable(
-                "The Verdict (corpus/the-verdict.txt) is not in the data folder. Download it from "
-                "the book's repository (rasbt/LLMs-from-scratch, ch02/01_main-chapter-code) into "
-                f"{data_dir() / 'corpus'} or set LLM_JOURNAL_DATA_DIR."
-            )
-        return path.read_text(encoding="utf-8", errors="replace")[:MAX_CORPUS_CHARS]
-    if name == "journal":
-        text = "\n\n".join(entry.body for entry in load_journal().entries)
-        if not text.strip():
-            raise CorpusUnavailable("The journal has no entries yet: write one, or train on The Verdict.")
-        return text[:MAX_CORPUS_CHARS]
-    raise UserError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")

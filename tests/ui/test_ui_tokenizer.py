@@ -193,7 +193,7 @@ def test_missing_verdict_is_offered_as_a_download(gpt2_encoding, tmp_path, monke
     at = run_page()
     assert not at.exception
     assert any("not on this machine yet" in w.value for w in at.warning)
-    at.button(key="tok_get_verdict").click().run()
+    at.button(key="tok_get_the-verdict").click().run()
     assert not at.exception
     assert any("Could not download" in e.value for e in at.error)
     at.selectbox(key="tok_corpus").set_value("journal").run()

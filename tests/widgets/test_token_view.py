@@ -128,12 +128,3 @@ def test_window_rows_shift_targets_by_one():
 def test_next_token_steps():
     steps = tv.next_token_steps([1, 2, 3], ["a", "b", "c"], max_length=4)
     assert steps == [{"context": "a", "next token": "b"}, {"context": "a | b", "next token": "c"}]
-
-
-def test_corpus_text(verdict_text, tmp_path, monkeypatch):
-    assert tv.corpus_text("the-verdict") == verdict_text
-    monkeypatch.setenv("LLM_JOURNAL_DIR", str(tmp_path))
-    with pytest.raises(tv.CorpusUnavailable, match="no entries"):
-        tv.corpus_text("journal")
-    with pytest.raises(ValueError):
-        tv.corpus_text("../etc/passwd")

@@ -26,7 +26,9 @@ MAX_CSV_MB = 2
 MAX_ROWS = 2_000
 TEXT_COLUMNS = ("text", "message", "sms", "v2")
 LABEL_COLUMNS = ("label", "class", "category", "v1")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may run as a formula or command when a cell starts with it (OWASP's CSV injection
+# advice, with the full-width forms some spreadsheets also accept); checked after leading whitespace too.
+FORMULA_STARTS = ("=", "+", "-", "@", "|", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\uff5c")
 
 
 class BatchFileError(UserError):
@@ -78,10 +80,17 @@ def read_batch_csv(name: str, data: bytes, max_mb: int = MAX_CSV_MB, max_rows: i
         if bad:
             listed = ", ".join(f"line {line}: {value[:20]!r}" for line, value in bad[:5])
             raise BatchFileError(f"{shown}: labels must be ham or spam (or empty); found {listed}.")
-    return Batch(list(table[text_column]), labels, str(text_column), None if label_column is None else str(label_column))
+    return Batch(
+        texts=list(table[text_column]),
+        labels=labels,
+        text_column=str(text_column),
+        label_column=None if label_column is None else str(label_column),
+    )
 
 
-def classify_batch(classifier: GPTClassifier, batch: Batch, encode: Callable[[str], list[int]] | None = None) -> Iterator[dict[str, Any]]:
+def classify_batch(
+    classifier: GPTClassifier, batch: Batch, encode: Callable[[str], list[int]] | None = None
+) -> Iterator[dict[str, Any]]:
     """One result row per message, in order; a message that cannot be classified gets a note instead."""
     for index, text in enumerate(batch.texts):
         row: dict[str, Any] = {"message": text}
@@ -105,10 +114,15 @@ def batch_accuracy(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
     return (sum(judged), len(judged)) if judged else None
 
 
-def results_csv(rows: list[dict[str, Any]]) -> bytes:
-    """The results as UTF-8 CSV; text cells a spreadsheet would run as a formula start with a quote."""
-    def safe(value: Any) -> Any:
-        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run, behind a leading quote; anything else unchanged."""
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or value.lstrip().startswith(FORMULA_STARTS)):
+        return "'" + value
+    return value
 
-    table = pd.DataFrame(rows).map(safe)
-    return table.to_csv(index=False).encode("utf-8")
+
+def results_csv(rows: list[dict[str, Any]]) -> bytes:
+    """The results as UTF-8 CSV, every cell quoted (so a line break inside a message stays inside its
+    cell for any reader) and every cell a spreadsheet would run as a formula neutralised."""
+    table = pd.DataFrame(rows).map(neutralise)
+    return table.to_csv(index=False, quoting=csv.QUOTE_ALL, lineterminator="\r\n").encode("utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
@@ -49,9 +50,10 @@ def test_bad_files_raise_a_typed_error_saying_what_to_fix(data, message):
 
 
 def test_every_row_gets_a_result_and_bad_rows_a_note(classifier):
-    batch = sb.read_batch_csv("x.csv", b"text,label\nhello there,ham\n   ,spam\nwin a big cash prize now and please call us back today,spam\n")
+    long_message = "win a big cash prize now and please call us back today"
+    batch = sb.read_batch_csv("x.csv", f"text,label\nhello there,ham\n   ,spam\n{long_message},spam\n".encode())
     rows = list(sb.classify_batch(classifier, batch))
-    assert [r["message"] for r in rows] == ["hello there", "   ", "win a big cash prize now and please call us back today"]
+    assert [r["message"] for r in rows] == ["hello there", "   ", long_message]
     assert rows[0]["prediction"] in ("ham", "spam") and 0 <= rows[0]["spam_probability"] <= 1
     assert rows[1]["prediction"] == "" and "empty" in rows[1]["note"] and rows[1]["correct"] is None
     assert "first 8 tokens" in rows[2]["note"]  # longer than the classifier's context
@@ -66,3 +68,52 @@ def test_results_csv_round_trips_and_defuses_formulas():
     table = pd.read_csv(io.BytesIO(sb.results_csv(rows)), keep_default_na=False)
     assert table["message"].tolist() == ["'=HYPERLINK(\"http://evil\")", "plain, with comma"]
     assert table["spam_probability"].tolist() == [0.9, 0.1]
+
+
+HOSTILE = [
+    "\r=cmd|' /C calc'!A0",
+    "\n=1+1",
+    "  =SUM(A1:A9)",
+    "\t@SUM(1)",
+    "\u3000+1",  # an ideographic space first
+    "\uff1dcmd|' /C calc'!A0",  # full-width equals
+    "\uff0b1",
+    "\uff0d1",
+    "\uff20SUM(1)",
+    "|cmd",
+    "-2+3",
+    "line one\r\nline two",
+]
+
+
+def _cells(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def test_no_cell_of_the_results_csv_can_run_as_a_formula():
+    rows = [{"message": m, "prediction": "spam", "spam_probability": 0.5, "note": ""} for m in HOSTILE]
+    data = sb.results_csv(rows)
+    cells = _cells(data)
+    assert cells[0] == ["message", "prediction", "spam_probability", "note"]
+    assert [row[0] for row in cells[1:]] == [m if m == "line one\r\nline two" else "'" + m for m in HOSTILE]
+    for row in cells:
+        for cell in row:
+            assert not cell.lstrip().startswith(sb.FORMULA_STARTS), row
+    table = pd.read_csv(io.BytesIO(data), keep_default_na=False)
+    assert table["message"].tolist() == [row[0] for row in cells[1:]]
+    assert table["spam_probability"].tolist() == [0.5] * len(HOSTILE)
+    # A reader that ends lines at a bare carriage return still sees one row per message.
+    by_cr = data.decode("utf-8").replace("\r\n", "\n")
+    assert len(list(csv.reader(io.StringIO(by_cr, newline="")))) == len(HOSTILE) + 1
+
+
+def test_every_cell_is_quoted():
+    data = sb.results_csv([{"message": "\r=1", "prediction": "ham", "spam_probability": 0.25, "note": ""}])
+    header, row = data.decode("utf-8").split("\r\n", 1)[0], data.decode("utf-8").split("\r\n")[1]
+    assert header == '"message","prediction","spam_probability","note"'
+    assert row == '"\'\r=1","ham","0.25",""'
+
+
+@pytest.mark.parametrize("value", ["hello", "it's -ok-", "5 = five", "", "a@b.c"])
+def test_ordinary_text_is_left_alone(value):
+    assert sb.neutralise(value) == value

@@ -59,8 +59,25 @@ def measured_flops(checkpoint: Checkpoint | None, min_steps: int = 10) -> float 
     return steps[-1]["tokens_per_s"] * TRAIN_PASSES * flops_per_token(cfg, cfg["context_length"] // 2)["total"]
 
 
-def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
-    """Bytes the system could still give this process (Linux's MemAvailable), or None elsewhere."""
+UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)
+
+
+def available_memory(
+    meminfo: Path = Path("/proc/meminfo"),
+    proc_cgroup: Path = Path("/proc/self/cgroup"),
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
+) -> int | None:
+    """Bytes this process could still get, or None where nothing says.
+
+    The smaller of Linux's MemAvailable and what the memory limits of the process's cgroup and of
+    its ancestors leave: a container (a hosted demo has about 2.7 GB) sees the host's memory in
+    /proc/meminfo, but is killed at its own limit.
+    """
+    known = [b for b in (_meminfo_available(meminfo), _cgroup_available(proc_cgroup, cgroup_root)) if b is not None]
+    return min(known) if known else None
+
+
+def _meminfo_available(meminfo: Path) -> int | None:
     try:
         for line in meminfo.read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -68,6 +85,45 @@ def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _cgroup_available(proc_cgroup: Path, cgroup_root: Path) -> int | None:
+    """Limit minus usage of the tightest memory cgroup the process is in (v2 or v1), None when unlimited."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    folders = []
+    for line in lines:
+        fields = line.split(":", 2)
+        if len(fields) != 3:
+            continue
+        _, controllers, path = fields
+        relative = path.strip("/")
+        if controllers == "":  # cgroup v2: one unified hierarchy
+            folders += _with_ancestors(cgroup_root, relative, "memory.max", "memory.current")
+        elif "memory" in controllers.split(","):  # cgroup v1: the memory controller's own hierarchy
+            folders += _with_ancestors(cgroup_root / "memory", relative, "memory.limit_in_bytes",
+                                       "memory.usage_in_bytes")
+    room = [r for r in (_room(*folder) for folder in folders) if r is not None]
+    return min(room) if room else None
+
+
+def _with_ancestors(base: Path, relative: str, limit: str, usage: str) -> list[tuple[Path, Path]]:
+    parts = [p for p in relative.split("/") if p]
+    folders = [base.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+    return [(folder / limit, folder / usage) for folder in folders]
+
+
+def _room(limit_file: Path, usage_file: Path) -> int | None:
+    try:
+        limit = limit_file.read_text().strip()
+        usage = int(usage_file.read_text().strip())
+        if limit == "max" or int(limit) >= UNLIMITED:
+            return None
+        return max(int(limit) - usage, 0)
+    except (OSError, ValueError):
+        return None
 
 
 def training_memory(cfg: dict[str, Any], batch_size: int) -> int:

@@ -83,11 +83,59 @@ def test_gpt2_xl_does_not_fit_a_hosted_demo():
     assert estimate_training(TINY, 10, 1, 2, 5, 5).fits  # unknown memory: not blocked
 
 
-def test_available_memory_reads_meminfo(tmp_path):
-    meminfo = tmp_path / "meminfo"
-    meminfo.write_text("MemTotal:       16000000 kB\nMemAvailable:    2000000 kB\n")
-    assert available_memory(meminfo) == 2_000_000 * 1024
-    assert available_memory(tmp_path / "missing") is None
+MEMINFO = "MemTotal:       16000000 kB\nMemAvailable:    2000000 kB\n"  # 2,048,000,000 bytes free
+
+
+def _write(root, files):
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    return root
+
+
+def _memory(tmp_path, proc_cgroup, files):
+    _write(tmp_path, {"meminfo": MEMINFO, "self-cgroup": proc_cgroup})
+    root = _write(tmp_path / "cgroup", files)
+    return available_memory(tmp_path / "meminfo", tmp_path / "self-cgroup", root)
+
+
+def test_available_memory_reads_meminfo_without_a_cgroup(tmp_path):
+    _write(tmp_path, {"meminfo": MEMINFO})
+    assert available_memory(tmp_path / "meminfo", tmp_path / "none", tmp_path / "none") == 2_000_000 * 1024
+    assert available_memory(tmp_path / "missing", tmp_path / "none", tmp_path / "none") is None
+
+
+def test_a_cgroup_v2_limit_below_meminfo_wins(tmp_path):
+    files = {"app/memory.max": str(1024 * 2**20), "app/memory.current": str(300 * 2**20)}
+    assert _memory(tmp_path, "0::/app\n", files) == 724 * 2**20
+
+
+def test_a_cgroup_v2_parent_limit_counts_and_max_means_none(tmp_path):
+    files = {"memory.max": str(2**30), "memory.current": str(2**29),  # the container: 512 MiB left
+             "app/memory.max": "max", "app/memory.current": str(2**28)}
+    assert _memory(tmp_path, "0::/app\n", files) == 2**29
+    unlimited = {"app/memory.max": "max\n", "app/memory.current": "100\n"}
+    assert _memory(tmp_path / "u", "0::/app\n", unlimited) == 2_000_000 * 1024
+
+
+def test_a_cgroup_v1_limit_is_read_from_the_memory_controller(tmp_path):
+    files = {"memory/docker/abc/memory.limit_in_bytes": str(2_500 * 2**20),
+             "memory/docker/abc/memory.usage_in_bytes": str(700 * 2**20),
+             "memory/memory.limit_in_bytes": "9223372036854771712",  # v1's "no limit"
+             "memory/memory.usage_in_bytes": str(50 * 2**30)}
+    assert _memory(tmp_path, "4:memory:/docker/abc\n3:cpuset:/\n", files) == 1_800 * 2**20
+
+
+def test_a_roomy_cgroup_leaves_meminfo_in_charge(tmp_path):
+    files = {"memory.max": str(64 * 2**30), "memory.current": str(2**30)}
+    assert _memory(tmp_path, "0::/\n", files) == 2_000_000 * 1024
+
+
+def test_a_full_cgroup_leaves_no_room_and_broken_files_are_ignored(tmp_path):
+    full = {"memory.max": "100", "memory.current": "150"}
+    assert _memory(tmp_path / "a", "0::/\n", full) == 0
+    broken = {"memory.max": "lots", "memory.current": "1"}
+    assert _memory(tmp_path / "b", "garbage\n0::/\n", broken) == 2_000_000 * 1024
 
 
 @pytest.mark.parametrize(

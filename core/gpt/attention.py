@@ -16,6 +16,11 @@ from torch import nn
 
 from core.errors import UserError
 
+# The step-by-step pass keeps about ten (T, T) and (T, d) matrices: these bounds keep it to tens of MB
+# and a fraction of a second (GPT-2's longest context, its widest embedding).
+MAX_STEP_TOKENS = 1_024
+MAX_STEP_DIM = 1_600
+
 # The book's running example (section 3.3.1): six tokens embedded in three dimensions.
 TOY_TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
 TOY_INPUTS = torch.tensor(
@@ -47,8 +52,18 @@ class AttentionSteps:
     context: torch.Tensor  # (T, d_out) weighted sums of the values
 
 
+def check_step_sizes(num_tokens: int, d_in: int, d_out: int) -> None:
+    """`UserError` before anything is allocated when a step-by-step pass would be too big to show."""
+    for name, value, limit in (("tokens", num_tokens, MAX_STEP_TOKENS), ("input dimensions", d_in, MAX_STEP_DIM),
+                               ("output dimensions", d_out, MAX_STEP_DIM)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+            raise UserError(f"{name} must be a whole number from 1 to {limit:,} for the step-by-step view, "
+                            f"got {value!r}")
+
+
 def projection_weights(d_in: int, d_out: int, seed: int = 123) -> tuple[torch.Tensor, ...]:
     """Random query, key and value matrices, like the book's `SelfAttention_v1` (section 3.4.1)."""
+    check_step_sizes(1, d_in, d_out)
     generator = torch.Generator().manual_seed(seed)
     return tuple(torch.rand(d_in, d_out, generator=generator) for _ in range(3))
 
@@ -70,6 +85,7 @@ def attention_steps(
     """
     if inputs.dim() != 2 or inputs.shape[0] == 0:
         raise UserError(f"inputs must be a non-empty (tokens, dims) matrix, got shape {tuple(inputs.shape)}")
+    check_step_sizes(inputs.shape[0], inputs.shape[1], inputs.shape[1])
     if not 0.0 <= dropout < 1.0:
         raise UserError(f"dropout must be in [0, 1), got {dropout}")
     given = [w is not None for w in (w_query, w_key, w_value)]

@@ -19,6 +19,12 @@ from core.errors import UserError
 from core.gpt.model import GPTModel
 
 MIN_TEMPERATURE = 1e-4  # below this, logits / temperature overflows; use 0 for greedy
+# Smaller than this, p is below float32's resolution of the probability mass (1e-300 becomes 0.0 and
+# keeps no token at all); any p under the best token's probability already means "only the best token".
+MIN_TOP_P = 1e-6
+# One forward pass per token: 4,096 is four GPT-2 context windows, minutes on a laptop CPU even for
+# the small models (the app's widgets ask for at most 500). Longer texts: call again with the output.
+MAX_NEW_TOKENS = 4_096
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class Stages:
 def check_sampling(
     temperature: float, top_k: int | None, top_p: float | None, vocab_size: int
 ) -> None:
-    """Raise ValueError with a clear message when a sampling setting is out of range."""
+    """Raise `UserError` with a clear message when a sampling setting is out of range."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
         raise UserError(f"temperature must be a number, got {temperature!r}")
     if temperature < 0:
@@ -47,9 +53,9 @@ def check_sampling(
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= vocab_size):
         raise UserError(f"top_k must be a whole number from 1 to the vocabulary size {vocab_size}, got {top_k!r}")
     if top_p is not None and (
-        isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0
+        isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not MIN_TOP_P <= top_p <= 1.0
     ):
-        raise UserError(f"top_p must be in (0, 1], got {top_p!r}")
+        raise UserError(f"top_p must be from {MIN_TOP_P:g} to 1, got {top_p!r}")
 
 
 def sampling_stages(
@@ -77,6 +83,7 @@ def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
     mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
     keep_sorted = mass_before < top_p
+    keep_sorted[..., 0] = True  # the best token always stays, whatever rounding does to a tiny p
     keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
     kept = probs.masked_fill(~keep, 0.0)
     return kept / kept.sum(dim=-1, keepdim=True)
@@ -171,7 +178,7 @@ def generate(
     use_cache: bool = True,
     seed: int | None = None,
 ) -> torch.Tensor:
-    """Append up to `max_new_tokens` tokens to `idx` (batch, tokens) and return the whole sequence.
+    """Append up to `max_new_tokens` (at most `MAX_NEW_TOKENS`) tokens to `idx` (batch, tokens); return it all.
 
     Only the last `context_size` tokens (default: the model's window) are seen at each step.
     Generation stops early once every row has produced `eos_id`, which is not appended;
@@ -184,8 +191,9 @@ def generate(
     context_size = window if context_size is None else context_size
     if isinstance(context_size, bool) or not isinstance(context_size, int) or not 1 <= context_size <= window:
         raise UserError(f"context_size must be from 1 to the model's context length {window}, got {context_size!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise UserError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
+    if (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int)
+            or not 0 <= max_new_tokens <= MAX_NEW_TOKENS):
+        raise UserError(f"max_new_tokens must be a whole number from 0 to {MAX_NEW_TOKENS:,}, got {max_new_tokens!r}")
     vocab = model.cfg["vocab_size"]
     if eos_id is not None and not 0 <= eos_id < vocab:
         raise UserError(f"eos_id must be in 0..{vocab - 1}, got {eos_id}")

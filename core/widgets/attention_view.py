@@ -17,6 +17,7 @@ from core.gpt.attention import (
     TOY_TOKENS,
     AttentionSteps,
     attention_steps,
+    check_step_sizes,
     projection_weights,
 )
 from core.gpt.config import GPT2_VOCAB_SIZE
@@ -26,6 +27,7 @@ from core.widgets.embedding_view import embed_tokens
 from core.widgets.token_view import tokenize_gpt2, visible
 
 MAX_TEXT_TOKENS = 16  # more rows than this and a heatmap's labels stop being readable
+MAX_HEADS = 64  # one heatmap per head; GPT-2 XL has 25
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,14 @@ def multi_head_steps(
     Multi-head attention projects to `n_heads * head_dim` dimensions and gives each head its
     own slice of columns; each head then attends on its own. Dropout draws a separate mask per head.
     """
-    if n_heads < 1 or head_dim < 1:
-        raise UserError(f"need at least one head of at least one dimension, got {n_heads} x {head_dim}")
+    for name, value in (("n_heads", n_heads), ("head_dim", head_dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"{name} must be a whole number of at least 1, got {value!r}")
+    if n_heads > MAX_HEADS:
+        raise UserError(f"at most {MAX_HEADS} heads can be shown step by step, got {n_heads:,}")
+    if inputs.dim() != 2:
+        raise UserError(f"inputs must be a (tokens, dims) matrix, got shape {tuple(inputs.shape)}")
+    check_step_sizes(inputs.shape[0], inputs.shape[1], n_heads * head_dim)  # before any allocation
     w_query, w_key, w_value = projection_weights(inputs.shape[1], n_heads * head_dim, seed)
     heads = []
     for h in range(n_heads):

@@ -3,7 +3,10 @@
 import pytest
 import torch
 
+from core.errors import UserError
 from core.gpt.attention import (
+    MAX_STEP_DIM,
+    MAX_STEP_TOKENS,
     TOY_INPUTS,
     TOY_TOKENS,
     MultiHeadAttention,
@@ -53,6 +56,21 @@ def test_bad_arguments(kwargs, message):
         attention_steps(TOY_INPUTS, **kwargs)
     with pytest.raises(ValueError, match="non-empty"):
         attention_steps(torch.zeros(0, 3))
+
+
+@pytest.mark.parametrize(
+    "shape", [(MAX_STEP_TOKENS + 1, 3), (4, MAX_STEP_DIM + 1)],
+)
+def test_a_step_by_step_pass_too_big_to_show_is_refused_before_it_runs(shape):
+    with pytest.raises(UserError, match="step-by-step"):
+        attention_steps(torch.zeros(shape))
+
+
+def test_projection_sizes_are_bounded_before_allocating():
+    with pytest.raises(UserError, match="output dimensions"):
+        projection_weights(3, 10**9)
+    with pytest.raises(UserError, match="input dimensions"):
+        projection_weights(0, 2)
 
 
 @pytest.mark.parametrize("qkv_bias", [False, True])

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from core.errors import UserError
 from core.gpt.generate import (
+    MAX_NEW_TOKENS,
+    MIN_TOP_P,
     generate,
     generate_text,
     make_generator,
@@ -127,11 +130,15 @@ def test_zero_new_tokens_returns_the_prompt_and_model_mode_is_restored(model):
         ({"context_size": 0}, "context_size"),
         ({"eos_id": 500}, "eos_id"),
         ({"max_new_tokens": -1}, "max_new_tokens"),
+        ({"max_new_tokens": MAX_NEW_TOKENS + 1}, "max_new_tokens"),
+        ({"max_new_tokens": 10**12}, "max_new_tokens"),
+        ({"top_p": 1e-300}, "top_p"),
+        ({"top_p": MIN_TOP_P / 2}, "top_p"),
     ],
 )
 def test_out_of_range_settings_raise_clear_value_errors(model, kwargs, message):
     args = {"max_new_tokens": 3, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         generate(model, prompt(3), **args)
 
 
@@ -166,6 +173,21 @@ def test_greedy_stages_put_all_mass_on_the_best_token():
 def test_top_p_always_keeps_the_most_likely_token():
     s = sampling_stages(torch.tensor([5.0, 0.0, 0.0]), temperature=1.0, top_p=0.01)
     assert torch.equal(s.final, torch.tensor([1.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("top_p", [MIN_TOP_P, 1e-5, 0.001])
+def test_the_smallest_top_p_gives_a_distribution_not_nan(top_p):
+    logits = torch.tensor([0.3, 0.1, 0.0, -0.2])  # the best token has far more than p
+    s = sampling_stages(logits, temperature=1.0, top_p=top_p)
+    assert torch.isfinite(s.final).all() and torch.equal(s.final, torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    with pytest.raises(UserError, match="top_p"):
+        sampling_stages(logits, temperature=1.0, top_p=1e-300)
+
+
+def test_the_largest_generation_is_allowed(model):
+    first = int(generate(model, prompt(3), 1)[0, -1])
+    # The bound itself is accepted; making that token the end of text stops the greedy run at once.
+    assert torch.equal(generate(model, prompt(3), max_new_tokens=MAX_NEW_TOKENS, eos_id=first), prompt(3))
 
 
 def test_step_api_matches_generate(model):

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from core.errors import UserError
 from core.gpt.attention import TOY_TOKENS, attention_steps, projection_weights
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
@@ -41,9 +42,19 @@ def test_dropout_masks_differ_per_head_and_repeat_per_seed():
     assert not torch.equal(a[0].dropout_mask, a[1].dropout_mask)
 
 
-def test_bad_head_settings():
-    with pytest.raises(ValueError):
-        av.multi_head_steps(av.toy_inputs().inputs, 0, 2)
+@pytest.mark.parametrize(
+    ("n_heads", "head_dim", "message"),
+    [(0, 2, "n_heads"), (2, 0, "head_dim"), (2.5, 2, "n_heads"), (True, 2, "n_heads"),
+     (10**6, 2, "at most"), (av.MAX_HEADS + 1, 1, "at most"), (2, 10**9, "output dimensions")],
+)
+def test_bad_head_settings_are_refused_at_once(n_heads, head_dim, message):
+    with pytest.raises(UserError, match=message):
+        av.multi_head_steps(av.toy_inputs().inputs, n_heads, head_dim)
+
+
+def test_the_most_heads_still_run():
+    heads = av.multi_head_steps(av.toy_inputs().inputs, av.MAX_HEADS, 1)
+    assert len(heads) == av.MAX_HEADS
 
 
 def test_text_inputs_cap_tokens(gpt2_encoding):

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
-from core.gpt.config import PRESETS, validate_config
+from core.gpt.config import PRESETS, get_preset, validate_config
 from core.gpt.params import ParameterCount, count_parameters
 from core.widgets import param_view as pv
 
@@ -20,6 +20,10 @@ DIMENSIONS = {  # key: (label, upper bound, help)
     "context_length": ("context_length", 131_072, "positions the model can see at once"),
     "vocab_size": ("vocab_size", 1_000_000, "tokens in the vocabulary"),
 }
+# The journal's day 14: the learner's estimate of what GPT-2 small holds beside the token embedding,
+# attention and feed-forward ("positional embeddings, LayerNorms, biases"), shown beside the exact count.
+DAY14_PRESET = "gpt2-small"
+DAY14_ESTIMATE = 1_400_000
 COLOURS = alt.Scale(
     domain=list(pv.COMPONENT_LABELS.values()),
     range=["#4c78a8", "#9ecae9", "#f58518", "#54a24b", "#e45756", "#b279a2"],
@@ -85,7 +89,8 @@ def totals_section(name: str, cfg: dict[str, Any]) -> ParameterCount:
     left.metric("Parameters without weight tying", f"{count.total:,}")
     right.metric("With weight tying", f"{count.total_tied:,}",
                  help="The output head reuses the token embedding matrix, so it adds nothing of its own.")
-    left.metric("Memory in fp32", f"{count.size_mb(4, tied):,.2f} MB", help="4 bytes per parameter (1 MB = 1024² bytes).")
+    left.metric("Memory in fp32", f"{count.size_mb(4, tied):,.2f} MB",
+                help="4 bytes per parameter (1 MB = 1024² bytes).")
     right.metric("Memory in bf16", f"{count.size_mb(2, tied):,.2f} MB", help="2 bytes per parameter.")
     st.caption(
         f"{name} holds **{pv.model_parameters(count, tied):,}** parameters (weight tying "
@@ -144,13 +149,16 @@ def components_section(count: ParameterCount, cfg: dict[str, Any]) -> None:
 
 def day14_note(where=st) -> None:
     """The learner's estimate on day 14 beside the exact count."""
-    note = pv.day14_note()
+    count = counted(frozen(get_preset(DAY14_PRESET)))
+    exact = pv.rest_beside_main_parts(count)
+    total = count.total_tied  # the day-14 percentages are shares of the tied total
+    positions, layer_norms = count.components["positional_embedding"], count.components["layer_norms"]
     where.info(
         f"**Day 14 in the journal.** For GPT-2 small, the rest beside the token embedding, attention "
         f"and feed-forward (\"positional embeddings, LayerNorms, biases\") was estimated at "
-        f"~{note['estimate'] / 1e6:.1f} M (~{note['estimate share']:.0%}). Counted exactly: positional "
-        f"embedding {note['positional_embedding']:,} + LayerNorms {note['layer_norms']:,} = "
-        f"**{note['exact']:,}** ({note['exact share']:.2%} of {note['total_tied']:,}). The biases were never "
+        f"~{DAY14_ESTIMATE / 1e6:.1f} M (~{DAY14_ESTIMATE / total:.0%}). Counted exactly: positional "
+        f"embedding {positions:,} + LayerNorms {layer_norms:,} = "
+        f"**{exact:,}** ({exact / total:.2%} of {total:,}). The biases were never "
         "in that rest: they sit inside attention and the feed-forward."
     )
 
@@ -242,5 +250,5 @@ def compact(key: str) -> None:
     left.altair_chart(donut(pv.component_rows(count, False), size=170), width="content")
     right.metric("Parameters", f"{count.total:,}")
     right.caption(f"{count.total_tied:,} with weight tying · {count.mb_fp32:,.2f} MB in fp32")
-    if preset == pv.DAY14_PRESET:
+    if preset == DAY14_PRESET:
         day14_note()

@@ -34,8 +34,26 @@ from ui.models import choose_model, newest_model
 MAX_PROMPT_CHARS = 5_000
 DEFAULT_PROMPT = "Every effort moves you"
 STRATEGY_DEFAULTS = {"greedy": False, "temperature": 1.0, "top_k": 0, "top_p": 1.0}
+# The journal's day-20 notes: strict, predictable output keeps top-k under 10 and the temperature under 1;
+# creative output uses top-k between 20 and 40 and a temperature above 1. One preset of each, a click away.
+PRESETS = {
+    "greedy": sv.Strategy(),
+    "strict": sv.Strategy(temperature=0.5, top_k=5),
+    "creative": sv.Strategy(temperature=1.5, top_k=30),
+}
 PRESET_LABELS = {"strict": "Strict: top-k 5, temperature 0.5", "creative": "Creative: top-k 30, temperature 1.5",
                  "greedy": "Greedy: always the top token"}
+
+
+def style(strategy: sv.Strategy) -> str:
+    """"strict" or "creative" as the day-20 notes define them, else "greedy" or "in between"."""
+    if strategy.greedy:
+        return "greedy"
+    if strategy.top_k is not None and strategy.top_k < 10 and strategy.temperature < 1:
+        return "strict"
+    if strategy.top_k is not None and 20 <= strategy.top_k <= 40 and strategy.temperature > 1:
+        return "creative"
+    return "in between"
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,7 @@ def prompt_section(key: str, model: GPTModel, compact: bool = False) -> Prompt |
 
 
 def _apply_preset(key: str, name: str) -> None:
-    preset = sv.PRESETS[name]
+    preset = PRESETS[name]
     st.session_state[f"{key}_greedy"] = preset.greedy
     if not preset.greedy:
         st.session_state[f"{key}_temperature"] = preset.temperature
@@ -124,7 +142,7 @@ def _explain(strategy: sv.Strategy) -> None:
     notes = {"strict": "Strict settings (top-k below 10, temperature below 1): focused, predictable text.",
              "creative": "Creative settings (top-k 20-40, temperature above 1): more surprising, less coherent.",
              "in between": "Neither strict (top-k < 10, temperature < 1) nor creative (top-k 20-40, temperature > 1)."}
-    st.caption(notes[strategy.style])
+    st.caption(notes[style(strategy)])
     if strategy.temperature >= 3:
         st.warning(f"Temperature {strategy.temperature:g} flattens the distribution until every kept token is "
                    "almost equally likely: expect noise. Add a top-k to limit the damage.", icon=":material/whatshot:")
@@ -297,4 +315,4 @@ def compact(key: str) -> None:
     name = st.radio("Settings", tuple(PRESET_LABELS), format_func=PRESET_LABELS.get, horizontal=True,
                     key=f"{key}_style")
     if prompt is not None:
-        generate_section(key, model, prompt, sv.PRESETS[name], compact=True)
+        generate_section(key, model, prompt, PRESETS[name], compact=True)

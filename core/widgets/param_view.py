@@ -25,11 +25,6 @@ COMPONENT_LABELS = {
 }
 GPT2_PRESETS = ("gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl")
 
-# Day 14 of the journal: the learner's estimate for what is left after the token embedding,
-# attention and feed-forward of GPT-2 small ("positional embeddings, LayerNorms, biases").
-DAY14_PRESET = "gpt2-small"
-DAY14_ESTIMATE = 1_400_000
-
 
 def model_parameters(count: ParameterCount, tied: bool) -> int:
     """Parameters the model really holds: with tying the output head reuses the token embedding."""
@@ -88,7 +83,7 @@ def weights_vs_compute(cfg: dict[str, Any], context_tokens: int | None = None) -
     ]
 
 
-def day14_rest(count: ParameterCount) -> int:
+def rest_beside_main_parts(count: ParameterCount) -> int:
     """What is left beside the token embedding, attention, feed-forward and output head.
 
     That is the positional embedding and the LayerNorms: every bias already sits inside
@@ -96,22 +91,3 @@ def day14_rest(count: ParameterCount) -> int:
     """
     named = ("token_embedding", "attention", "feed_forward", "output_head")
     return count.total - sum(count.components[name] for name in named)
-
-
-def day14_note() -> dict[str, int | float]:
-    """The learner's day-14 estimate beside the exact figure for GPT-2 small.
-
-    The learner's percentages on day 14 are shares of the tied total (output head not counted).
-    """
-    count = count_parameters(get_preset(DAY14_PRESET))
-    exact = day14_rest(count)
-    return {
-        "estimate": DAY14_ESTIMATE,
-        "exact": exact,
-        "positional_embedding": count.components["positional_embedding"],
-        "layer_norms": count.components["layer_norms"],
-        "total_tied": count.total_tied,
-        "estimate share": DAY14_ESTIMATE / count.total_tied,
-        "exact share": exact / count.total_tied,
-    }
-

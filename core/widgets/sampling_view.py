@@ -1,8 +1,4 @@
-"""What the sampling sandbox shows (book section 5.3): settings, the distribution at each stage, picks.
-
-The learner's day-20 notes: strict settings keep top-k below 10 and the temperature below 1;
-creative ones use top-k between 20 and 40 and a temperature above 1.
-"""
+"""What the sampling sandbox shows (book section 5.3): settings, the distribution at each stage, picks."""
 
 from __future__ import annotations
 
@@ -32,23 +28,8 @@ class Strategy:
     def greedy(self) -> bool:
         return self.temperature == 0
 
-    @property
-    def style(self) -> str:
-        """"strict" or "creative" as the day-20 notes define them, else "greedy" or "in between"."""
-        if self.greedy:
-            return "greedy"
-        if self.top_k is not None and self.top_k < 10 and self.temperature < 1:
-            return "strict"
-        if self.top_k is not None and 20 <= self.top_k <= 40 and self.temperature > 1:
-            return "creative"
-        return "in between"
 
 
-PRESETS = {
-    "greedy": Strategy(),
-    "strict": Strategy(temperature=0.5, top_k=5),
-    "creative": Strategy(temperature=1.5, top_k=30),
-}
 STAGES = ("1 · raw scores", "2 · after top-k", "3 · after temperature", "4 · after top-p")
 OTHERS = "(all other tokens)"
 

@@ -192,3 +192,13 @@ def test_compact_version_generates_with_strict_and_creative_settings(checkpoint)
         assert at.code[-1].value.startswith("Every effort moves you")
     at.text_input(key="day20_prompt").set_value("").run()
     assert "Type a prompt" in texts(at.info)
+
+
+def test_the_presets_match_the_day_20_notes():
+    from core.widgets.sampling_view import Strategy
+    from ui import sampling
+
+    assert {name: sampling.style(p) for name, p in sampling.PRESETS.items()} == {
+        "greedy": "greedy", "strict": "strict", "creative": "creative"}
+    assert sampling.style(Strategy(temperature=1.0, top_k=5)) == "in between"  # temperature not below 1
+    assert sampling.style(Strategy(temperature=1.2, top_k=50)) == "in between"  # top-k above 40

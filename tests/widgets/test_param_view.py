@@ -20,11 +20,10 @@ def test_component_rows_untied_and_tied():
     assert round(100 * tied["Attention"]["share"]) == 23
 
 
-def test_day14_note():
-    note = pv.day14_note()
-    assert note["exact"] == 824_832
-    assert note["positional_embedding"] + note["layer_norms"] == 824_832
-    assert note["estimate"] == 1_400_000 and note["total_tied"] == 124_412_160
+def test_the_rest_beside_the_main_parts_is_positions_and_layer_norms():
+    count = count_parameters(get_preset("gpt2-small"))
+    assert pv.rest_beside_main_parts(count) == 824_832
+    assert count.components["positional_embedding"] + count.components["layer_norms"] == 824_832
 
 
 def test_preset_rows_cover_every_size_and_extra():

@@ -56,29 +56,14 @@ def widgets_for_chapter(chapter: str | None) -> tuple[str, ...]:
 
 
 def render_compact(name: str, key: str) -> None:
-    """Draw widget `name`'s compact version, or a short note when it is not available yet."""
+    """Draw widget `name`'s compact version, or a short note saying why it cannot be shown."""
     widget = WIDGET_PAGES.get(name)
     if widget is None:
         st.caption(f"Unknown widget {name!r}.")
         return
     try:
-        module = load_widget_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != f"ui.{name}":
-            _broken(widget, err)
-        else:
-            _coming_soon(widget)
-        return
-    except Exception as err:  # a broken widget must not take the journal down with it
-        _broken(widget, err)
-        return
-    compact = getattr(module, "compact", None)
-    if compact is None:
-        _coming_soon(widget)
-        return
-    try:
-        compact(key)
-    except Exception as err:
+        load_widget_module(name).compact(key)
+    except Exception as err:  # a broken or missing widget must not take the journal down with it
         _broken(widget, err)
 
 
@@ -89,11 +74,6 @@ def load_widget_module(name: str):
 
 def page_link(widget: WidgetPage, label: str | None = None) -> None:
     st.page_link(widget.path, label=label or f"Open the {widget.title} page", icon=widget.icon)
-
-
-def _coming_soon(widget: WidgetPage) -> None:
-    st.markdown(f"The **{widget.title}** widget is coming soon: {widget.summary}.")
-    page_link(widget)
 
 
 def _broken(widget: WidgetPage, err: Exception) -> None:

@@ -107,7 +107,7 @@ def local_verdict(tmp_path, monkeypatch):
 
 
 def test_a_data_file_that_is_not_utf8_names_the_byte_instead_of_replacing_it(local_verdict):
-    local_verdict.write_bytes("I had always thought ".encode() + b"Jack \xe9 Gisburn")
+    local_verdict.write_bytes(b"I had always thought " + b"Jack \xe9 Gisburn")
     with pytest.raises(CorpusError, match=r"not UTF-8 text: byte 26 is 0xe9"):
         corpus.corpus_text(corpus.VERDICT)
 

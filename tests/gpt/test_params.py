@@ -59,6 +59,7 @@ def test_attention_has_a_bigger_share_of_compute_than_of_weights():
     assert flops["attention_projections"] == 2 * counts.components["attention"] - 2 * 12 * 768  # biases add no matmul
     assert flops["feed_forward"] == 2 * (counts.components["feed_forward"] - 12 * (4 * 768 + 768))
     attention_compute = flops["attention"] / (flops["attention"] + flops["feed_forward"])
-    attention_weights = counts.per_block["attention"] / (counts.per_block["attention"] + counts.per_block["feed_forward"])
+    per_block = counts.per_block
+    attention_weights = per_block["attention"] / (per_block["attention"] + per_block["feed_forward"])
     assert attention_compute > attention_weights
     assert flops_per_token(cfg, context_tokens=1)["attention_scores"] == 12 * 4 * 768

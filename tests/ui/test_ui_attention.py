@@ -90,7 +90,8 @@ def test_simplified_view_reproduces_the_books_section_3_3(page):
     book = torch.tensor([0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581])
     assert torch.allclose(weights, book, atol=1e-4)
     context = chart(page, "context vectors")
-    assert context[context["row"] == "1: journey"]["value"].tolist() == pytest.approx([0.4419, 0.6515, 0.5683], abs=1e-4)
+    journey = context[context["row"] == "1: journey"]["value"].tolist()
+    assert journey == pytest.approx([0.4419, 0.6515, 0.5683], abs=1e-4)
     assert any(m.value.startswith("**4 · Scaling.** Skipped") for m in page.markdown)
 
 

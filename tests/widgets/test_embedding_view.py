@@ -30,7 +30,8 @@ def test_does_not_touch_the_global_random_state():
 
 @pytest.mark.parametrize(
     "ids, vocab, dim, context",
-    [([], 5, 2, None), ([5], 5, 2, None), ([-1], 5, 2, None), ([1, 2, 3], 5, 2, 2), ([1], 0, 2, None), ([1], 5, 0, None)],
+    [([], 5, 2, None), ([5], 5, 2, None), ([-1], 5, 2, None), ([1, 2, 3], 5, 2, 2), ([1], 0, 2, None),
+     ([1], 5, 0, None)],
 )
 def test_bad_input_is_a_clear_error(ids, vocab, dim, context):
     with pytest.raises(ValueError):

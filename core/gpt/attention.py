@@ -113,7 +113,17 @@ def attention_steps(
         drop_mask = torch.rand(weights.shape, generator=generator) < dropout
         dropped = weights.masked_fill(drop_mask, 0.0) / (1.0 - dropout)
     return AttentionSteps(
-        queries, keys, values, scores, scaled, mask, masked, weights, drop_mask, dropped, dropped @ values
+        queries=queries,
+        keys=keys,
+        values=values,
+        scores=scores,
+        scaled_scores=scaled,
+        causal_mask=mask,
+        masked_scores=masked,
+        weights=weights,
+        dropout_mask=drop_mask,
+        dropped_weights=dropped,
+        context=dropped @ values,
     )
 
 

@@ -75,7 +75,15 @@ def sampling_stages(
     final = top_p_probs
     if greedy:
         final = torch.zeros_like(probs).scatter_(-1, logits.argmax(dim=-1, keepdim=True), 1.0)
-    return Stages(logits, top_k_logits, scaled, probs, top_p_probs, final, greedy)
+    return Stages(
+        logits=logits,
+        top_k_logits=top_k_logits,
+        scaled_logits=scaled,
+        probs=probs,
+        top_p_probs=top_p_probs,
+        final=final,
+        greedy=greedy,
+    )
 
 
 def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:

@@ -224,6 +224,8 @@ def token_spans(
         end = char_of_byte[end_byte - 1] + 1 if piece else start
         partial = not (starts_char[pos] and starts_char[end_byte])
         token_id = None if ids is None else ids[k]
-        spans.append(TokenSpan(token_id, piece, start, end, text[start:end], partial))
+        spans.append(
+            TokenSpan(id=token_id, token_bytes=piece, start=start, end=end, text=text[start:end], partial=partial)
+        )
         pos = end_byte
     return spans

@@ -68,7 +68,8 @@ def text_tokens(text: str, max_tokens: int = MAX_TEXT_TOKENS) -> TextTokens:
         vocab = build_vocab(text)
         ids, labels, vocab_size, gpt2 = [vocab[w] for w in words], [visible(w) for w in words], len(vocab), False
     kept = min(len(ids), max_tokens)
-    return TextTokens(labels[:kept], ids[:kept], vocab_size, gpt2, len(ids) - kept)
+    return TextTokens(labels=labels[:kept], ids=ids[:kept], vocab_size=vocab_size, gpt2=gpt2,
+                      dropped_tokens=len(ids) - kept)
 
 
 def text_inputs(text: str, dim: int = 3, max_tokens: int = MAX_TEXT_TOKENS, seed: int = 123) -> AttentionInputs:

@@ -165,7 +165,8 @@ def tokenize_gpt2(text: str, allow_special: bool = False) -> Tokenized:
     enc = gpt2_tokenizer()
     ids = encode(text, allow_special=allow_special)
     spans = token_spans(enc.decode_tokens_bytes(ids), text, ids)
-    return Tokenized("GPT-2 BPE", text, _from_spans(spans, {enc.eot_token}), decode(ids), enc.n_vocab)
+    return Tokenized(tokenizer="GPT-2 BPE", text=text, tokens=_from_spans(spans, {enc.eot_token}),
+                     decoded=decode(ids), vocab_size=enc.n_vocab)
 
 
 def tokenize_bpe(tokenizer: BPETokenizer, text: str, allow_special: bool = False) -> Tokenized:
@@ -181,7 +182,8 @@ def tokenize_bpe(tokenizer: BPETokenizer, text: str, allow_special: bool = False
     spans = token_spans(token_bytes, text, ids)
     decoded = b"".join(token_bytes).decode("utf-8", errors="replace")
     name = f"BPE trained here ({tokenizer.vocab_size:,} tokens)"
-    return Tokenized(name, text, _from_spans(spans, {special_id}), decoded, special_id + 1)
+    return Tokenized(tokenizer=name, text=text, tokens=_from_spans(spans, {special_id}), decoded=decoded,
+                     vocab_size=special_id + 1)
 
 
 def word_positions(text: str) -> list[tuple[int, int]]:
@@ -214,7 +216,8 @@ def tokenize_simple(tokenizer: SimpleTokenizerV1, text: str) -> Tokenized:
             )
         )
     name = "Simple tokenizer V2" if isinstance(tokenizer, SimpleTokenizerV2) else "Simple tokenizer V1"
-    return Tokenized(name, text, tokens, tokenizer.decode(ids), len(tokenizer.str_to_int))
+    return Tokenized(tokenizer=name, text=text, tokens=tokens, decoded=tokenizer.decode(ids),
+                     vocab_size=len(tokenizer.str_to_int))
 
 
 def simple_tokenizers(vocab_text: str) -> tuple[SimpleTokenizerV1, SimpleTokenizerV2]:

@@ -14,16 +14,17 @@ import pandas as pd
 import streamlit as st
 
 from core.app.corpora import (
+    CORPUS_FILES,
     JOURNAL,
     MAX_UPLOAD_MB,
     UPLOAD,
     VERDICT,
     CorpusError,
     CorpusUnavailable,
+    corpus_available,
+    corpus_text,
     journal_text,
     uploaded_text,
-    verdict_available,
-    verdict_text,
 )
 from core.app.estimates import (
     available_memory,
@@ -56,8 +57,9 @@ from core.widgets import run_view
 from ui import training_job as tj
 from ui.charts import loss_chart, perplexity_chart
 
-CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)',
-                 UPLOAD: "Your own .txt file"}
+CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)'}
+CORPUS_LABELS |= {name: corpus.title for name, corpus in CORPUS_FILES.items() if name not in CORPUS_LABELS}
+CORPUS_LABELS[UPLOAD] = "Your own .txt file"
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 2e-4, 4e-4, 1e-3, 2e-3, 5e-3)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
@@ -149,15 +151,16 @@ def corpus_section(key: str) -> Corpus | None:
 def _corpus_text(key: str, choice: str) -> str | None:
     if choice == JOURNAL:
         return journal_text()
-    if choice == VERDICT:
-        if verdict_available():
-            return verdict_text(download=False)
-        st.info('"The Verdict" is not in the data folder yet. The app can download it (20 KB) from the '
-                "book's repository, which takes an internet connection.", icon=":material/download:")
-        if not st.button("Download The Verdict", key=f"{key}_download_verdict"):
+    if choice in CORPUS_FILES:
+        if corpus_available(choice):
+            return corpus_text(choice)
+        corpus = CORPUS_FILES[choice]
+        st.info(f"{corpus.title} is not in the data folder yet. The app can download it from {corpus.url}, "
+                "which takes an internet connection.", icon=":material/download:")
+        if not st.button(f"Download {corpus.title}", key=f"{key}_download_{choice}"):
             return None
         with st.spinner("Downloading..."):
-            return verdict_text(download=True)
+            return corpus_text(choice, download=True)
     upload = st.file_uploader(f"A plain-text file (.txt, UTF-8, at most {MAX_UPLOAD_MB} MB)", type=["txt"],
                               max_upload_size=MAX_UPLOAD_MB, key=f"{key}_upload")
     if upload is None:

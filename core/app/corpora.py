@@ -102,15 +102,6 @@ def journal_text() -> str:
     return text
 
 
-def verdict_available() -> bool:
-    return corpus_available(VERDICT)
-
-
-def verdict_text(download: bool = True, timeout: float = 20.0) -> str:
-    """The Verdict from the data folder or cache, downloading it into the cache when allowed."""
-    return corpus_text(VERDICT, download=download, timeout=timeout)
-
-
 def uploaded_text(name: str, data: bytes, max_mb: int = MAX_UPLOAD_MB) -> str:
     """The text of an uploaded .txt file; `CorpusError` when it is too big, not UTF-8 or empty."""
     shown = repr(Path(name).name[:80])  # the browser's file name is only ever displayed, never used as a path

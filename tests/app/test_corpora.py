@@ -20,8 +20,8 @@ def test_the_journal_is_always_a_corpus():
 
 
 def test_the_verdict_comes_from_the_data_folder(verdict_text):
-    assert corpus.verdict_available()
-    assert corpus.verdict_text(download=False) == verdict_text
+    assert corpus.corpus_available(corpus.VERDICT)
+    assert corpus.corpus_text(corpus.VERDICT) == verdict_text
 
 
 @pytest.fixture
@@ -36,9 +36,9 @@ def test_offline_the_verdict_download_says_what_to_do(no_local_verdict, monkeypa
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(corpus.urllib.request, "urlopen", offline)
-    assert not corpus.verdict_available()
+    assert not corpus.corpus_available(corpus.VERDICT)
     with pytest.raises(CorpusUnavailable, match="put the file"):
-        corpus.verdict_text()
+        corpus.corpus_text(corpus.VERDICT, download=True)
     assert not no_local_verdict.exists()
 
 
@@ -46,7 +46,7 @@ def test_the_verdict_download_is_checked_and_saved_atomically(no_local_verdict, 
     payload = verdict_text.encode("utf-8")
     assert hashlib.sha256(payload).hexdigest() == corpus.CORPUS_FILES[corpus.VERDICT].sha256
     monkeypatch.setattr(corpus.urllib.request, "urlopen", lambda *a, **k: io.BytesIO(payload))
-    assert corpus.verdict_text() == verdict_text
+    assert corpus.corpus_text(corpus.VERDICT, download=True) == verdict_text
     assert no_local_verdict.read_bytes() == payload
     assert [p.name for p in no_local_verdict.parent.iterdir()] == ["the-verdict.txt"]  # no temp file left
 
@@ -54,7 +54,7 @@ def test_the_verdict_download_is_checked_and_saved_atomically(no_local_verdict, 
 def test_a_wrong_download_is_refused(no_local_verdict, monkeypatch):
     monkeypatch.setattr(corpus.urllib.request, "urlopen", lambda *a, **k: io.BytesIO(b"<html>captive portal</html>"))
     with pytest.raises(CorpusUnavailable, match="checksum"):
-        corpus.verdict_text()
+        corpus.corpus_text(corpus.VERDICT, download=True)
     assert not no_local_verdict.exists()
 
 

@@ -200,3 +200,10 @@ def test_missing_verdict_is_offered_as_a_download(gpt2_encoding, tmp_path, monke
     at.radio(key="tok_tokenizer").set_value("BPE trained here").run()
     assert not at.exception and not at.error
     assert any("exactly the text" in s.value for s in at.success)
+
+
+def test_every_registered_corpus_is_offered_by_both_text_widgets():
+    from core.app.corpora import CORPORA
+    from ui import pretraining, tokenizer
+
+    assert set(CORPORA) <= set(tokenizer.CORPUS_NAMES) and set(CORPORA) <= set(pretraining.CORPUS_LABELS)

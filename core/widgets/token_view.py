@@ -180,7 +180,7 @@ def tokenize_bpe(tokenizer: BPETokenizer, text: str, allow_special: bool = False
         ids.extend(tokenizer.encode(piece))
     token_bytes = [ENDOFTEXT.encode() if i == special_id else tokenizer.vocab[i] for i in ids]
     spans = token_spans(token_bytes, text, ids)
-    decoded = b"".join(token_bytes).decode("utf-8", errors="replace")
+    decoded = b"".join(token_bytes).decode("utf-8")  # whole characters: token_spans checked they spell `text`
     name = f"BPE trained here ({tokenizer.vocab_size:,} tokens)"
     return Tokenized(tokenizer=name, text=text, tokens=_from_spans(spans, {special_id}), decoded=decoded,
                      vocab_size=special_id + 1)

@@ -41,7 +41,7 @@ from core.gpt.spam_data import (
     read_messages,
 )
 from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
-from core.paths import cache_dir, data_dir, find_data_file
+from core.paths import SMS_SPAM_FILE, cache_dir, data_dir, find_data_file
 from core.widgets import run_view
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
@@ -85,7 +85,7 @@ def dataset_section(key: str) -> list[Message] | None:
         st.warning(
             "The SMS Spam Collection is not on this machine. The app can download it from the UCI Machine "
             "Learning Repository (a 200 KB zip) when there is internet; offline, put the file "
-            f"`SMSSpamCollection` in `{data_dir() / 'sms-spam'}` or `{cache_dir() / 'sms-spam'}`. "
+            f"at `{data_dir() / SMS_SPAM_FILE}` or `{cache_dir() / SMS_SPAM_FILE}`. "
             "Saved classifiers still work below without it.", icon=":material/dataset:")
         if st.button("Download the SMS Spam Collection", key=f"{key}_download_data"):
             try:

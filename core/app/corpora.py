@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.atomic import write_bytes
 from core.errors import Unavailable, UserError
+from core.gpt import data
 from core.journal.store import load_journal
 from core.paths import VERDICT_FILE, cache_dir, data_dir, find_data_file
 
@@ -33,8 +34,8 @@ MAX_UPLOAD_MB = 2
 MAX_TOKENIZER_CHARS = 500_000
 
 
-class CorpusError(UserError):
-    """A text that cannot be used: too big, not UTF-8, binary or empty."""
+class CorpusError(data.CorpusError):
+    """A text that cannot be used: too big, not UTF-8, binary or empty (the command line's error, for the app)."""
 
 
 class CorpusUnavailable(Unavailable):

@@ -11,6 +11,7 @@ import pytest
 from core.app import corpora as corpus
 from core.app.corpora import CorpusError, CorpusUnavailable
 from core.errors import Unavailable, UserError
+from core.gpt import data
 from core.paths import PROJECT_ROOT
 
 
@@ -84,6 +85,7 @@ def test_an_upload_name_is_only_shown_never_used_as_a_path():
 
 def test_the_errors_are_the_apps_typed_errors():
     assert issubclass(CorpusError, UserError) and issubclass(CorpusUnavailable, Unavailable)
+    assert issubclass(CorpusError, data.CorpusError)  # what the command line raises for its corpus files
 
 
 def test_every_named_corpus_reads_the_same_way(verdict_text, tmp_path, monkeypatch):
@@ -140,9 +142,9 @@ def test_without_download_a_missing_file_says_where_to_put_it(no_local_verdict, 
 
 
 def test_no_text_is_ever_decoded_with_replacement_characters():
-    """One read policy: corpora and data files are decoded strictly, never with errors="replace"."""
+    """One read policy: the texts widgets train and tokenize on are decoded strictly, never with errors="replace"."""
     offenders = []
-    for folder in ("core", "ui", "pages"):
+    for folder in ("core/app", "core/gpt", "core/widgets", "ui", "pages"):
         for path in (PROJECT_ROOT / folder).rglob("*.py"):
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
                 if 'errors="replace"' in line and ("read_text" in line or "open(" in line):

@@ -78,8 +78,8 @@ def gpt2_tokenizer() -> tiktoken.Encoding:
     """tiktoken's `gpt2` encoding, loaded once.
 
     tiktoken downloads two vocabulary files the first time and caches them in `TIKTOKEN_CACHE_DIR`.
-    The app and the command line point that at the offline copy at start-up
-    (`core.paths.tiktoken_environment`), so the encoding loads without internet beside the data folder.
+    Entry points (the app, the tests) point that at the offline copy at start-up with
+    `core.paths.tiktoken_environment()`, so the encoding loads without internet beside the data folder.
     """
     try:
         return tiktoken.get_encoding("gpt2")

@@ -124,11 +124,9 @@ def main() -> None:
         xl_count_child()
         return
     apply_threads(args.threads)
-    from core.paths import data_dir
+    from core.paths import tiktoken_environment
 
-    tiktoken_cache = data_dir() / "tiktoken-cache"
-    if "TIKTOKEN_CACHE_DIR" not in os.environ and tiktoken_cache.is_dir():
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(tiktoken_cache)
+    os.environ.update(tiktoken_environment())
     os.environ.setdefault("LLM_JOURNAL_RUNS_DIR", tempfile.mkdtemp(prefix="bench-app-runs-"))
     print(machine_line())
     rows = xl_count(args.rounds) + first_loss_point(args.rounds)

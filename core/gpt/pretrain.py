@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import signal
 import sys
 import threading
@@ -40,6 +41,7 @@ from core.gpt.fastpath import head_cross_entropy, heap_for_large_tensors
 from core.gpt.generate import generate_text
 from core.gpt.model import GPTModel
 from core.gpt.train import Progress, Task, TrainingDiverged, TrainSettings, make_optimizer, train
+from core.paths import tiktoken_environment
 
 BOOK_PROMPT = "Every effort moves you"  # the book's start context for samples (section 5.2)
 MAX_CORPUS_BYTES = 100 * 1024 * 1024
@@ -299,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.gpt.tokenizers import TokenizerUnavailable
 
     args = build_parser().parse_args(argv)
+    os.environ.update(tiktoken_environment())  # an entry point: the one place the offline vocabulary is set up
     stop = threading.Event()
 
     def on_interrupt(signum: int, frame: Any) -> None:

@@ -44,6 +44,11 @@ def runs_dir() -> Path:
     return Path(env) if env else PROJECT_ROOT / "runs"
 
 
+def game_scores_file() -> Path:
+    """The next-token game's scoreboard: the learner's own results, so beside the runs, not in the cache."""
+    return runs_dir() / "next-token-game.json"
+
+
 def find_data_file(relative: str) -> Path | None:
     """The first existing copy of `relative` in the data folder or the download cache."""
     for base in (data_dir(), cache_dir()):

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import sampling as sm
+from ui import side_by_side
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -31,3 +32,6 @@ if chosen is not None:
 
         st.subheader("4 · Many tokens at once")
         sm.generate_section(KEY, model, prompt, strategy)
+
+        st.subheader("5 · Two models side by side")
+        side_by_side.section(KEY, prompt.ids, strategy, sm.seed(KEY))

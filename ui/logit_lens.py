@@ -94,7 +94,7 @@ def grid(frame: pd.DataFrame, view: str, title: str = "") -> alt.LayerChart:
         color = alt.Color("log_rank:Q", scale=alt.Scale(scheme="greens", reverse=True, domain=[0, 4.7]), legend=None)
         text, dark = "rank:Q", "datum.rank <= 10"
     base = alt.Chart(frame).encode(
-        x=alt.X("layer:N", sort=layers, title=None, axis=alt.Axis(orient="top", labelAngle=0)),
+        x=alt.X("layer:N", sort=layers, title=None, axis=alt.Axis(orient="top", labelAngle=0, labelOverlap=False)),
         y=alt.Y("position:N", sort=positions, title="after token", axis=alt.Axis(labelOverlap=False, labelLimit=140)),
     )
     cells = base.mark_rect().encode(color=color, tooltip=[
@@ -114,8 +114,8 @@ def show_lens(lens: ll.LogitLens, view: str, title: str = "", where=st) -> None:
 def explain(view: str) -> None:
     if view == TOP:
         st.caption("Each cell: the token that layer would predict next, darker the surer it is. The last column "
-                   "is the model's real prediction; the embeddings column, before any block, mostly echoes the "
-                   "token itself. Hover a cell for the true next token and its rank.")
+                   "is the model's real prediction; the embeddings column is what the token alone suggests, before "
+                   "any block has mixed in its context. Hover a cell for the true next token and its rank.")
     else:
         st.caption("Each cell: where that layer ranks the token that really comes next (1 = its favourite, "
                    "out of 50,257). Watch the ranks fall from left to right as the blocks refine the guess.")

@@ -195,8 +195,10 @@ def _reveal(key: str, current: Game, probs: torch.Tensor) -> None:
     cols[0].metric("Model's rank for your guess", f"{result.guess_rank:,}", help="1 = the model's own favourite")
     cols[1].metric("Model's probability for your guess", _percent(result.guess_prob))
     cols[2].metric("Your log-probability", f"{result.human_logprob:.2f}")
-    cols[3].metric("Model's log-probability", f"{result.model_logprob:.2f}",
-                   delta=f"{result.model_logprob - result.human_logprob:+.2f} against you", delta_color="off")
+    cols[3].metric("Model's log-probability", f"{result.model_logprob:.2f}")
+    lead = result.model_logprob - result.human_logprob
+    st.caption(f"This round the model scored {abs(lead):.2f} {'more' if lead > 0 else 'less'} than you "
+               "(log-probabilities: closer to 0 is better).")
     st.altair_chart(_distribution_chart(probs, result), width="content")
     st.button("Next round", type="primary", key=f"{key}_next", icon=":material/skip_next:",
               on_click=_next_round, args=(key,))
@@ -213,7 +215,7 @@ def _distribution_chart(probs: torch.Tensor, result: game.RoundResult, top_n: in
                           "role": role[t]} for t in sorted(shown, key=rank.get)])
     return alt.Chart(data, title="The model's next-token distribution").mark_bar().encode(
         x=alt.X("probability:Q", axis=alt.Axis(format="~%")),
-        y=alt.Y("token:N", sort=None, title=None, axis=alt.Axis(labelLimit=200)),
+        y=alt.Y("token:N", sort=None, title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
         color=alt.Color("role:N", scale=alt.Scale(domain=["the true token", "your guess", "other"],
                                                   range=["#2ca02c", "#ff7f0e", "#4c78a8"]), title=None),
         tooltip=["token", alt.Tooltip("probability:Q", format=".3%")],

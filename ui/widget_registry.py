@@ -46,9 +46,9 @@ WIDGET_PAGES = {
                    "fine-tune a GPT to tell spam from normal messages, then test it", chapters=("Chapter 6",)),
         WidgetPage("lora", "LoRA", ":material/tune:", "lora",
                    "fine-tune a few low-rank matrices instead of every weight", chapters=("Appendix E",)),
-        WidgetPage("logit_lens", "Logit lens", ":material/layers:", "logit-lens",
+        WidgetPage("logit_lens", "Logit lens", ":material/layers:", "logit_lens",
                    "what each layer of a GPT would predict, read through its own output head", chapters=("Chapter 4",)),
-        WidgetPage("next_token_game", "Guess the next token", ":material/sports_esports:", "next-token-game",
+        WidgetPage("next_token_game", "Guess the next token", ":material/sports_esports:", "next_token_game",
                    "play the game a GPT is trained on, against a GPT, with a scoreboard", chapters=("Chapter 5",)),
     )
 }

@@ -99,3 +99,14 @@ def test_compact_version(checkpoint):
     assert not at.exception and "shows the first 16" in texts(at.warning)
     at.text_input(key="day22_text").set_value("").run()
     assert "Type a text" in texts(at.info) and not charts(at)
+
+
+def test_both_new_widgets_render_through_the_registry_and_the_app_navigation(checkpoint):
+    at = run_script('from ui.widget_registry import render_compact\nrender_compact("logit_lens", "e1")\n'
+                    'render_compact("next_token_game", "e2")\n')
+    assert "could not be shown" not in texts(at.warning) and "coming soon" not in texts(at.markdown)
+    assert charts(at) and "Round 1 of 5" in texts(at.markdown)
+    app = run_script(str(PAGES.parent / "streamlit_app.py"))
+    for page, title in (("pages/logit_lens.py", "Logit lens"), ("pages/next_token_game.py", "Guess the next token")):
+        app.switch_page(page).run()
+        assert not app.exception and app.title[0].value == title

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import altair as alt
 import pandas as pd
@@ -43,8 +43,9 @@ class Game:
     seed: int
     positions: list[int]
     round: int = 0
-    result: game.RoundResult | None = None
+    result: game.RoundResult | None = None  # this round's, once revealed
     guess: game.Guess | None = None
+    results: list[game.RoundResult] = field(default_factory=list)  # every round of this game so far
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def play_section(key: str, source: ModelSource, model: GPTModel, text: tuple[str
     ident = (source.label, name, len(tokens.ids), hash(tuple(tokens.ids)), seed, rounds)
     current = _game(key, ident, seed, tokens, rounds)
     if current.round >= len(current.positions):
-        _summary(key, current, source)
+        _summary(key, current)
         return
     position = current.positions[current.round]
     true_id = tokens.ids[position]
@@ -176,6 +177,7 @@ def _ask(key: str, current: Game, source: ModelSource, name: str, probs: torch.T
     current.guess = guess
     current.result = game.score_round(probs, true_id, guess.token, confidence / 100, source=source.label, text=name,
                                       seed=current.seed, position=current.positions[current.round])
+    current.results.append(current.result)
     _record(key, current.result)
     st.rerun()
 
@@ -222,11 +224,10 @@ def _distribution_chart(probs: torch.Tensor, result: game.RoundResult, top_n: in
     ).properties(width=420, height=22 * len(shown))
 
 
-def _summary(key: str, current: Game, source: ModelSource) -> None:
-    results = [r for r in _results(key) if (r.source, r.seed) == (source.label, current.seed)]
-    mine = results[-len(current.positions):]
-    st.success(f"Game over: you got {sum(r.human_correct for r in mine)} of {len(mine)} right; the model's "
-               f"favourite was right {sum(r.model_correct for r in mine)} times.", icon=":material/flag:")
+def _summary(key: str, current: Game) -> None:
+    done = current.results
+    st.success(f"Game over: you got {sum(r.human_correct for r in done)} of {len(done)} right; the model's "
+               f"favourite was right {sum(r.model_correct for r in done)} times.", icon=":material/flag:")
     st.button("Play again with the next seed", type="primary", key=f"{key}_again", icon=":material/replay:",
               on_click=_next_seed, args=(key,))
 

@@ -158,8 +158,18 @@ def test_the_compact_game_plays_to_the_end_and_again(checkpoint):
         at.button(key="day23_guess").click().run()
         assert not at.exception
         at.button(key="day23_next").click().run()
-    assert "Game over" in texts(at.success)
+    assert "Game over" in texts(at.success) and "of 5 right" in texts(at.success)
     assert "over 5 rounds" in texts(at.caption)
     at.button(key="day23_again").click().run()
     assert not at.exception and "Round 1 of 5" in texts(at.markdown)
     assert at.session_state["day23_seed"] == 2
+
+
+def test_scores_that_cannot_be_saved_last_for_the_session(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(blocker / "runs"))
+    at = guess_word(run_script(PAGE), "the")
+    assert not at.exception
+    assert "Could not save the scores" in texts(at.warning)
+    assert at.dataframe[0].value["rounds"].tolist() == [1]

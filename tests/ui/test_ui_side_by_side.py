@@ -71,9 +71,9 @@ def test_the_result_goes_when_the_prompt_changes():
 
 def test_hostile_prompts():
     at = run_script(PAGE)
-    for prompt in ("<|endoftext|>", "one two three " * 20, "👩‍👩‍👧 e\u0301 \u202eevil \ufeff"):
+    for prompt, count in (("<|endoftext|>", 4), ("one two three " * 20, 17), ("👩‍👩‍👧 e\u0301 \u202eevil \ufeff", 4)):
         at.text_area(key=f"{KEY}_prompt").set_value(prompt).run()
-        generate_both(at, count=20)  # past the checkpoint's 16-token window
+        generate_both(at, b="Your model", count=count)  # the small checkpoint twice; 17 slide past its window
         assert not at.exception and not at.error and len(chips(at)) == 2, prompt
 
 

@@ -49,7 +49,7 @@ WIDGET_PAGES = {
         WidgetPage("logit_lens", "Logit lens", ":material/layers:", "logit_lens",
                    "what each layer of a GPT would predict, read through its own output head", chapters=("Chapter 4",)),
         WidgetPage("next_token_game", "Guess the next token", ":material/sports_esports:", "next_token_game",
-                   "play the game a GPT is trained on, against a GPT, with a scoreboard", chapters=("Chapter 5",)),
+                   "play the game a GPT is trained on, against a GPT, with a scoreboard"),
     )
 }
 

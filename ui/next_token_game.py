@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.app.corpora import verdict_available
+from core.app import game_texts
+from core.app.corpora import JOURNAL, VERDICT, corpus_available
 from core.app.model_sources import ModelSource
 from core.errors import AppError, Unavailable, UserError
 from core.gpt.model import GPTModel
@@ -64,16 +65,17 @@ def _tokenized(text: str) -> game.GameText:
 
 def text_section(key: str) -> tuple[str, game.GameText] | None:
     """The text to play on, as tokens; None with the reason when it is missing or too short."""
-    name = st.radio("Text", tuple(game.TEXTS), format_func=game.TEXTS.get, horizontal=True, key=f"{key}_text")
+    name = st.radio("Text", tuple(game_texts.TEXTS), format_func=game_texts.TEXTS.get, horizontal=True,
+                    key=f"{key}_text")
     pasted = ""
-    if name == "pasted":
+    if name == game_texts.PASTED:
         pasted = st.text_area("Paste a text", DEFAULT_PASTE, key=f"{key}_paste")
     return _load(name, pasted)
 
 
 def _load(name: str, pasted: str = "") -> tuple[str, game.GameText] | None:
     try:
-        tokens = _tokenized(game.game_text(name, pasted))
+        tokens = _tokenized(game_texts.game_text(name, pasted))
     except Unavailable as err:
         st.warning(str(err), icon=":material/cloud_off:")
         return None
@@ -301,7 +303,7 @@ def compact(key: str) -> None:
         return
     source, model = chosen
     st.caption(f"Against {source.label}.")
-    text = _load("the-verdict" if verdict_available() else "journal")
+    text = _load(VERDICT if corpus_available(VERDICT) else JOURNAL)
     if text is not None:
         play_section(key, source, model, text, compact=True)
         scoreboard_section(key, compact=True)

@@ -22,46 +22,20 @@ from pathlib import Path
 
 import torch
 
-from core.app.corpora import journal_text, verdict_text
 from core.atomic import write_text
 from core.errors import Unavailable, UserError
 from core.gpt.generate import next_token_distribution
 from core.gpt.model import GPTModel
 from core.gpt.tokenizers import encode
-from core.paths import data_dir, find_data_file
 from core.widgets.token_view import prepare_text
 
-TEXTS = {"journal": "The journal", "the-verdict": '"The Verdict"', "tinyshakespeare": "Tiny Shakespeare",
-         "pasted": "Your own text"}
-SHAKESPEARE_FILE = "corpus/tinyshakespeare.txt"
-SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 MIN_CONTEXT = 8  # tokens before the first guess, so there is something to read
 MAX_GAME_TOKENS = 20_000  # positions are drawn from the first 20,000 tokens: plenty, and cheap to tokenize
 MAX_HISTORY = 500  # rounds kept in the score file, oldest dropped
-DEFAULT_CONFIDENCE = 0.5
 
 
 # ---------------------------------------------------------------------------------------------
-# Texts and rounds
-
-
-def game_text(name: str, pasted: str = "") -> str:
-    """The text to play on: the journal, The Verdict, Tiny Shakespeare, or the learner's own."""
-    if name == "journal":
-        return journal_text()
-    if name == "the-verdict":
-        return verdict_text(download=False)
-    if name == "tinyshakespeare":
-        path = find_data_file(SHAKESPEARE_FILE)
-        if path is None:
-            raise Unavailable(
-                f"Tiny Shakespeare ({SHAKESPEARE_FILE}) is not on this machine. Download it from {SHAKESPEARE_URL} "
-                f"and save it as {data_dir() / SHAKESPEARE_FILE} (or set LLM_JOURNAL_DATA_DIR), then reload."
-            )
-        return path.read_text(encoding="utf-8", errors="replace")
-    if name == "pasted":
-        return pasted
-    raise UserError(f"unknown text {name!r}; choose one of {', '.join(TEXTS)}")
+# Rounds
 
 
 @dataclass(frozen=True)
@@ -125,7 +99,7 @@ class RoundResult:
     """One round as it goes into the score file."""
 
     source: str  # the model's label
-    text: str  # which text (a TEXTS key)
+    text: str  # which text it was played on
     seed: int
     position: int
     true_id: int

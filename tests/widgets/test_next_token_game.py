@@ -89,22 +89,12 @@ def test_a_typed_word_is_read_as_the_next_word(gpt2_encoding):
         game.guess_from_word("", "The")
 
 
-def test_texts_for_the_game(gpt2_encoding, verdict_text):
-    assert game.game_text("the-verdict").startswith(verdict_text[:50])
+def test_texts_are_cut_to_what_the_game_reads(gpt2_encoding):
     tokens = game.tokenize_for_game("word " * 50_000)  # 250,000 characters: cut with notes
     assert len(tokens.ids) == game.MAX_GAME_TOKENS and tokens.notes
     assert game.tokenize_for_game("a <|endoftext|> b c d e f g h i j").ids.count(50256) == 1
     with pytest.raises(UserError):
         game.tokenize_for_game("too short")
-    with pytest.raises(UserError):
-        game.game_text("nope")
-
-
-def test_tiny_shakespeare_missing_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("LLM_JOURNAL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("LLM_JOURNAL_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(Unavailable, match="tinyshakespeare.txt"):
-        game.game_text("tinyshakespeare")
 
 
 def test_the_scoreboard_aggregates_per_model_source():

@@ -39,3 +39,8 @@ def gpt2_encoding():
     from core.gpt.tokenizers import gpt2_tokenizer
 
     return gpt2_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def instruction_data_path() -> Path:
+    return _require("instruction/instruction-data.json")

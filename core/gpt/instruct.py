@@ -27,8 +27,8 @@ from core.atomic import write_text
 from core.errors import Unavailable, UserError
 from core.gpt.checkpoint import load_model, load_optimizer, new_run_id, read_checkpoint, run_path, save_checkpoint
 from core.gpt.config import GPT2_VOCAB_SIZE
-from core.gpt.fastpath import head_cross_entropy
 from core.gpt.events import DoneEvent, EvalEvent, Event, StartEvent, to_dict
+from core.gpt.fastpath import head_cross_entropy
 from core.gpt.generate import generate, inference
 from core.gpt.instruction_data import (
     IGNORE_INDEX,

@@ -16,7 +16,10 @@ from core.app.estimates import format_duration
 from core.app.jobs import JobBusyError, JobSlot, JobWork, TrainingJob
 from core.widgets.run_view import RunProgress
 
-KIND_TITLES = {"pretraining": "A pretraining run", "spam": "A spam-classifier fine-tuning run"}
+KIND_TITLES = {"pretraining": "A pretraining run", "spam": "A spam-classifier fine-tuning run",
+               "instruct": "An instruction fine-tuning run"}
+KIND_PAGES = {"pretraining": "the Pretraining page", "spam": "the Spam classifier page",
+              "instruct": "the Instruction fine-tuning page"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def shared_training() -> SharedTraining:
 
 def busy_message(live: LiveJob) -> str:
     """Why a new run cannot start now."""
-    where = "the Pretraining page" if live.kind == "pretraining" else "the Spam classifier page"
+    where = KIND_PAGES[live.kind]
     return (
         f"{KIND_TITLES[live.kind]} is in progress on this server ({live.summary}). Only one training run "
         f"at a time fits the CPU: wait for it to finish, or stop it on {where}."

@@ -136,6 +136,18 @@ def load_records(path: str | os.PathLike | None = None, download: bool = False) 
     return read_records(path)
 
 
+def make_record(instruction: str, input_text: str = "", output: str = "") -> dict[str, str]:
+    """A record from typed text: the instruction must not be blank; all of it at most the tokenizer's limit."""
+    from core.gpt.tokenizers import check_text_length, utf8_bytes
+
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise InstructionDataError("the instruction is empty: type what the model should do")
+    check_text_length(instruction + input_text + output)
+    for text in (instruction, input_text, output):
+        utf8_bytes(text)
+    return {"instruction": instruction, "input": input_text, "output": output}
+
+
 def format_input(entry: dict[str, str]) -> str:
     """The book's Alpaca-style prompt: preamble, instruction and (when not empty) input."""
     instruction = f"{PREAMBLE}\n\n### Instruction:\n{entry['instruction']}"

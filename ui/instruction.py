@@ -423,7 +423,7 @@ def _live_view(key: str) -> None:
 
 def loss_chart(data: pd.DataFrame) -> alt.Chart:
     return alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("step:Q", title="Step"),
+        x=alt.X("step:Q", title="Step", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("loss:Q", title="Loss (cross-entropy over counted targets)", scale=alt.Scale(zero=False)),
         color=alt.Color("split:N", title=None),
         tooltip=["split", "step", "epoch", alt.Tooltip("loss", format=".3f")],

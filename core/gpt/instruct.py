@@ -181,7 +181,7 @@ SCRATCH_RECIPE = InstructRecipe(
     TrainSettings(epochs=5, lr=1e-3, weight_decay=0.1, eval_freq=20, eval_iter=5, warmup_steps=20, min_lr=1e-4,
                   grad_clip=1.0),
     model={"emb_dim": 128, "n_heads": 4, "n_layers": 2, "context_length": 256, "drop_rate": 0.1,
-           "qkv_bias": False, "tie_weights": True},
+           "qkv_bias": False, "tie_weights": False},
     max_new_tokens=64,
 )
 

@@ -18,7 +18,7 @@ from core.gpt.model import GPTModel
 from core.gpt.train import TrainSettings
 
 TINY = {"emb_dim": 32, "n_heads": 2, "n_layers": 1, "context_length": 64, "drop_rate": 0.0, "qkv_bias": False,
-        "tie_weights": True}
+        "tie_weights": False}
 COLOURS = ["red", "blue", "green", "yellow", "black", "white", "purple", "orange", "brown", "grey"]
 
 

@@ -14,6 +14,7 @@ PAGES = [
     ("pretraining", "pretraining", "Pretraining"),
     ("sampling", "sampling", "Sampling"),
     ("spam", "spam", "Spam classifier"),
+    ("instruction", "instruction", "Instruction fine-tuning"),
 ]
 
 

@@ -15,7 +15,7 @@ from core.paths import PROJECT_ROOT
 from ui import sidebar, widget_registry
 
 PAGES = ["pages/progress.py", "pages/entries.py", "pages/new_entry.py", "pages/tokenizer.py", "pages/attention.py",
-         "pages/parameters.py", "pages/pretraining.py", "pages/sampling.py", "pages/spam.py"]
+         "pages/parameters.py", "pages/pretraining.py", "pages/sampling.py", "pages/spam.py", "pages/instruction.py"]
 
 
 @pytest.fixture(autouse=True)

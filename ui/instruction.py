@@ -8,6 +8,7 @@ Fine-tuning runs as `core.gpt.instruct.instruct_run` in the server's one trainin
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from typing import Any
 
 import altair as alt
@@ -22,7 +23,6 @@ from core.gpt import instruct
 from core.gpt import instruction_data as idata
 from core.gpt.checkpoint import Checkpoint, current_checkpoint, load_model
 from core.gpt.instruction_data import Example, encode_example, format_input, make_record, split_records
-from core.gpt.train import TrainSettings
 from core.gpt.weights import WeightsUnavailable, download_gpt2, gpt2_config, load_hf_gpt2_file
 from core.widgets import loss_mask_view as lmv
 from core.widgets import run_view
@@ -306,8 +306,7 @@ def finetune_section(key: str, records: list[dict[str, str]]) -> None:
     seed = 123
     try:
         recipe = instruct.InstructRecipe(
-            TrainSettings(**{**recipe.settings.__dict__, "epochs": int(epochs), "lr": float(lr),
-                             "eval_freq": int(eval_freq)}),
+            replace(recipe.settings, epochs=int(epochs), lr=float(lr), eval_freq=int(eval_freq)),
             batch_size=int(batch_size), allowed_max_length=recipe.allowed_max_length, mask_instruction=masked,
             lora=lora, model=recipe.model, max_new_tokens=int(new_tokens))
         chosen = records[: int(used)]
@@ -503,8 +502,11 @@ def judge_section(key: str, run: Checkpoint, responses: list[dict[str, str]] | N
     cols = st.columns(2)
     url = cols[0].text_input("Ollama server", judge.OLLAMA_URL, key=f"{key}_judge_url")
     model = cols[1].text_input("Judge model", judge.DEFAULT_MODEL, key=f"{key}_judge_model")
-    saved = judge.read_scores(run.path).get("judge") if (run.path / judge.SCORES_FILE).is_file() else None
-    if saved and saved.get("mean") is not None:
+    try:
+        saved = judge.read_scores(run.path).get("judge")
+    except UserError:
+        saved = None  # the responses section above says the file is damaged
+    if isinstance(saved, dict) and isinstance(saved.get("mean"), (int, float)):
         st.metric(f"Judge's mean score ({saved['model']})", f"{saved['mean']:.1f}",
                   help=f"The book: about {judge.BOOK_MEAN_SCORE} for gpt2-medium")
     if not st.button(f"Score {len(responses)} responses with the judge", key=f"{key}_judge_run",

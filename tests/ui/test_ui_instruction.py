@@ -182,3 +182,41 @@ def test_compact_without_data_takes_typed_records(tmp_path, monkeypatch, gpt2_en
     assert not at.exception and counted(at)[0] > 0
     at.text_area(key="day30_output").set_value("z" * 1_000_000).run()
     assert not at.exception and "the limit is 100,000" in texts(at.error)
+
+
+def test_the_judge_scores_every_response_through_a_fake_ollama(with_run):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Ollama(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self._send({"models": [{"name": "llama3:latest"}]})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._send({"message": {"role": "assistant", "content": "Score: 40"}})
+
+        def _send(self, data):
+            body = json.dumps(data).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ollama)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        at = run_script(PAGE)
+        at.text_input(key=f"{KEY}_judge_url").set_value(f"http://127.0.0.1:{server.server_address[1]}").run()
+        at.button(key=f"{KEY}_judge_run").click().run()
+        assert not at.exception and "Mean score 40.0 / 100 from llama3:latest" in texts(at.success)
+        at.run()
+        assert any(m.label.startswith("Judge's mean score") and m.value == "40.0" for m in at.metric)
+    finally:
+        server.shutdown()
+        server.server_close()
+    run = instruct.list_instruct_runs(with_run / "instruct")[0]
+    assert judge.read_scores(run.path)["judge"]["scores"] == [40, 40]

@@ -131,7 +131,8 @@ def mask_section(key: str, records: list[dict[str, str]] | None, models: dict[st
     if what == "typed" or records is None:
         chosen = [entry] if (entry := typed_record(f"{key}_typed")) is not None else []
     elif what == "record":
-        chosen = [records[int(st.number_input("Record", 0, len(records) - 1, 1, key=f"{key}_mask_record"))]]
+        index = st.number_input("Record", 0, len(records) - 1, min(1, len(records) - 1), key=f"{key}_mask_record")
+        chosen = [records[int(index)]]
     else:
         cols = st.columns(2)
         size = cols[0].slider("Batch size", 2, 8, 8, key=f"{key}_mask_batch")
@@ -289,7 +290,8 @@ def finetune_section(key: str, records: list[dict[str, str]]) -> None:
     lr = cols[1].select_slider("Learning rate", LEARNING_RATES, value=recipe.settings.lr,
                                format_func=lambda v: f"{v:g}", key=f"{key}_lr_{base}")
     batch_size = cols[2].number_input("Batch size", 1, 32, recipe.batch_size, key=f"{key}_batch_size")
-    used = cols[3].number_input("Records used", 20, len(records), len(records), step=10, key=f"{key}_records",
+    used = cols[3].number_input("Records used", min(20, len(records)), len(records), len(records), step=10,
+                                key=f"{key}_records",
                                 help="Fewer records make a quick first run; the split stays 85 / 5 / 10 %.")
     cols = st.columns(4)
     eval_freq = cols[0].number_input("Evaluate every N steps", 1, 1000, recipe.settings.eval_freq,
@@ -344,6 +346,8 @@ def _resume_choice(key: str) -> Checkpoint | None:
 
 def _show_plan(base: str, records: list[dict[str, str]], recipe: instruct.InstructRecipe) -> None:
     splits = split_records(records)
+    if not splits.test or not splits.val:
+        raise UserError(f"{len(records)} records are too few to split 85 / 5 / 10 %: use at least 10")
     cfg = _base_config(base)
     lengths = _lengths(tuple((r["instruction"], r["input"], r["output"]) for r in splits.train))
     width = min(idata.typical_width(lengths, recipe.batch_size), cfg["context_length"])
@@ -573,7 +577,7 @@ def compact(key: str) -> None:
         records = None
     masked = st.toggle("Mask the instruction (exercise 7.2)", key=f"{key}_mask_instruction")
     if records:
-        index = st.number_input("Record", 0, len(records) - 1, 1, key=f"{key}_record")
+        index = st.number_input("Record", 0, len(records) - 1, min(1, len(records) - 1), key=f"{key}_record")
         example = _example_or_none(records[int(index)])
     else:
         entry = typed_record(key)

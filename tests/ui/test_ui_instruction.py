@@ -220,3 +220,14 @@ def test_the_judge_scores_every_response_through_a_fake_ollama(with_run):
         server.server_close()
     run = instruct.list_instruct_runs(with_run / "instruct")[0]
     assert judge.read_scores(run.path)["judge"]["scores"] == [40, 40]
+
+
+def test_a_tiny_own_file_is_refused_for_training_but_inspected(empty_runs):
+    records = [{"instruction": "Say hi.", "input": "", "output": "Hi."}] * 5
+    at = run_script(PAGE)
+    at.radio(key=f"{KEY}_data_source").set_value("upload").run()
+    at.file_uploader(key=f"{KEY}_upload").set_value(("five.json", json.dumps(records).encode(), "application/json"))
+    at.run()
+    assert not at.exception and "5 records are too few" in texts(at.error)
+    assert counted(at)[0] > 0
+    assert not [b for b in at.button if b.key == f"{KEY}_start_button"]

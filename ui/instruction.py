@@ -353,7 +353,7 @@ def _show_plan(base: str, records: list[dict[str, str]], recipe: instruct.Instru
     width = min(idata.typical_width(lengths, recipe.batch_size), cfg["context_length"])
     steps = max(1, len(splits.train) // recipe.batch_size)
     same_base = [r for r in instruct.list_instruct_runs() if r.settings.get("base") == base]
-    measured = measured_flops(same_base[0]) if same_base else None
+    measured = measured_flops(same_base[0], min_steps=2) if same_base else None  # its own steps, warm-up and all
     # Responses after training: each test record's answer, token by token (with the KV cache).
     answer_tokens = len(splits.test) * recipe.max_new_tokens // recipe.settings.epochs
     s = recipe.settings

@@ -26,7 +26,7 @@ from core.gpt.instruction_data import Example, encode_example, format_input, mak
 from core.gpt.weights import WeightsUnavailable, download_gpt2, gpt2_config, load_hf_gpt2_file
 from core.widgets import loss_mask_view as lmv
 from core.widgets import run_view
-from core.widgets.sampling_view import PRESETS
+from core.widgets.sampling_view import Strategy
 from ui import training_job as tj
 from ui.models import cached_model
 
@@ -35,6 +35,8 @@ SCRATCH = "scratch"
 GPT2_SIZES = {"gpt2-small": "GPT-2 small (124 M)", "gpt2-medium": "GPT-2 medium (355 M)"}
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2e-3, 5e-3)
 MAX_UPLOAD_MB = 20
+# Greedy is how the book writes the test-set responses; a little sampling shows other answers the model holds likely.
+PRESETS = {"greedy": Strategy(), "varied": Strategy(temperature=0.7, top_k=40)}
 FORMAT_NOT_FACTS = ("A model without pretraining learns the format (the `### Response:` header, answers of "
                     "the right length and shape, the end-of-text token), not the facts: expect fluent-looking "
                     "but mostly wrong answers. The book starts from pretrained GPT-2.")
@@ -543,7 +545,8 @@ def try_section(key: str, run: Checkpoint) -> None:
     entry = typed_record(f"{key}_try", with_output=False)
     cols = st.columns(4)
     preset = cols[0].selectbox("Sampling", list(PRESETS), key=f"{key}_try_preset",
-                               help="greedy: always the likeliest token; strict and creative as on the Sampling page")
+                               help="greedy: always the likeliest token (as the book answers the test set); varied: "
+                               "temperature 0.7 and top-k 40, as on the Sampling page")
     strategy = PRESETS[preset]
     temperature = cols[1].slider("Temperature", 0.0, 2.0, float(strategy.temperature), 0.1,
                                  key=f"{key}_try_temperature_{preset}")

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-RUN_TIMEOUT_MS = 300_000  # a busy 2-core machine; the run itself is a few steps and a few short answers
+RUN_TIMEOUT_MS = 600_000  # a busy shared 2-core machine; alone, the run is a few steps and a few short answers
 
 
 def main(app):
@@ -58,8 +58,9 @@ def test_inspect_mask_finetune_read_score_and_try(app):
     assert main(app).get_by_text(re.compile(r"17 training records in batches of 8")).is_visible()
     app.screenshot("instruction-settings")
     main(app).get_by_role("button", name="Start fine-tuning").click()
-    main(app).get_by_text(re.compile(r"^Finished after")).wait_for(timeout=RUN_TIMEOUT_MS)
+    main(app).get_by_text(re.compile(r"^(Finished after|Fine-tuning failed)")).wait_for(timeout=RUN_TIMEOUT_MS)
     app.wait_until_idle()
+    assert not main(app).get_by_text(re.compile(r"^Fine-tuning failed")).count(), app.server.log()[-2000:]
     app.assert_no_exception()
     app.screenshot("instruction-finetuned")
 

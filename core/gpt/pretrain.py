@@ -46,7 +46,7 @@ from core.gpt.fastpath import head_cross_entropy, heap_for_large_tensors
 from core.gpt.generate import generate_text
 from core.gpt.model import GPTModel
 from core.gpt.train import Progress, Task, TrainingDiverged, TrainSettings, make_optimizer, train
-from core.paths import cache_dir, data_dir, find_data_file, tiktoken_environment
+from core.paths import TINY_SHAKESPEARE_FILE, VERDICT_FILE, cache_dir, data_dir, find_data_file, tiktoken_environment
 
 BOOK_PROMPT = "Every effort moves you"  # the book's start context for samples (section 5.2)
 MAX_CORPUS_BYTES = 100 * 1024 * 1024
@@ -83,10 +83,10 @@ def read_corpus(path: str | Path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
 # Texts the command line knows by name: where they live in the data folder or download cache, and
 # where to get them (the app downloads them itself, `core.app.corpora`).
 NAMED_CORPORA = {
-    "tinyshakespeare": ("corpus/tinyshakespeare.txt",
+    "tinyshakespeare": (TINY_SHAKESPEARE_FILE,
                         "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"),
-    "the-verdict": ("corpus/the-verdict.txt",
-                    "https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/01_main-chapter-code/the-verdict.txt"),
+    "the-verdict": (VERDICT_FILE, "https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/"
+                    "01_main-chapter-code/the-verdict.txt"),
 }
 
 

@@ -43,6 +43,7 @@ from core.gpt.checkpoint import (
     run_path,
 )
 from core.gpt.config import PRESETS
+from core.gpt.device import DEVICES, resolve_device
 from core.gpt.fastpath import bf16_supported
 from core.gpt.params import count_parameters
 from core.gpt.pretrain import (
@@ -115,6 +116,12 @@ def _runs(signature: tuple[tuple[str, float], ...]) -> list[Checkpoint]:
 def saved_runs() -> list[Checkpoint]:
     """Complete checkpoints, newest first, re-read only when a checkpoint file changed."""
     return _runs(_runs_signature())
+
+
+def _device_label(choice: str) -> str:
+    if choice == "auto":
+        return f"auto ({resolve_device('auto').type} here)"
+    return choice
 
 
 def _preset_label(name: str) -> str:
@@ -213,13 +220,16 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
         bf16 = st.toggle("bfloat16 matrix products", value=native, disabled=not native, key=f"{key}_bf16",
                          help="Faster on CPUs with native bf16 (weights and the loss stay float32)." if native
                          else "This CPU has no native bf16, where it would be slower: training uses float32.")
+        device = st.selectbox("Device", DEVICES, format_func=_device_label, key=f"{key}_device",
+                              help="auto takes a CUDA GPU, then Apple's MPS, then the CPU.")
         sample_prompt = st.text_input("Sample prompt (the model continues it after each epoch)", BOOK_PROMPT,
                                       max_chars=200, key=f"{key}_prompt")
 
     try:
         settings = TrainSettings(epochs=int(epochs), lr=float(lr), weight_decay=float(weight_decay),
                                  eval_freq=int(eval_freq), eval_iter=int(eval_iter), warmup_steps=int(warmup),
-                                 grad_clip=float(clip) or None, seed=int(seed), bf16=bool(bf16))
+                                 grad_clip=float(clip) or None, seed=int(seed), bf16=bool(bf16), device=device)
+        resolve_device(device)
         cfg = resume.config if resume else model_config(preset, context_length)
         train_loader, _ = make_loaders(corpus.token_ids, cfg["context_length"], int(batch_size), seed=int(seed))
     except UserError as err:

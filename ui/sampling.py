@@ -17,7 +17,7 @@ import torch
 from core.app.model_sources import ModelSource
 from core.errors import UserError
 from core.gpt.config import GPT2_VOCAB_SIZE
-from core.gpt.generate import Stages, generate, next_token_distribution
+from core.gpt.generate import PRECISIONS, Stages, generate, next_token_distribution
 from core.gpt.model import GPTModel
 from core.gpt.tokenizers import (
     TokenizerUnavailable,
@@ -262,19 +262,23 @@ def stage_chart(stages: Stages, top_n: int, log: bool = False) -> alt.FacetChart
 
 def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strategy, compact: bool = False) -> None:
     """Generate N tokens in one go, with or without the KV cache."""
-    cols = st.columns([1, 1, 2])
+    cols = st.columns([1, 1, 1, 2])
     count = cols[0].number_input("Tokens to generate", 1, 500, 30 if compact else 50, key=f"{key}_count")
     use_cache = cols[1].toggle("KV cache", value=True, key=f"{key}_cache",
                                help="Keep every past token's keys and values, so each step feeds one new token.")
+    precision = cols[2].selectbox("Weights", PRECISIONS, key=f"{key}_precision",
+                                  help="fp32 is exact. bf16 (half the bytes) and int8 (a quarter) generate faster "
+                                  "from rounded copies of the weights, so the text can part from fp32's.")
     shown = f"{key}_generated"  # the last result stays while the model and prompt stay the same
     made_for = (id(model), tuple(prompt.ids))
-    if cols[2].button(f"Generate {int(count)} tokens", type="primary", key=f"{key}_generate",
+    if cols[3].button(f"Generate {int(count)} tokens", type="primary", key=f"{key}_generate",
                       icon=":material/auto_awesome:"):
         started = time.perf_counter()
         try:
             with st.spinner("Generating..."):
                 out = generate(model, torch.tensor([prompt.ids]), int(count), temperature=strategy.temperature,
-                               top_k=strategy.top_k, top_p=strategy.top_p, use_cache=use_cache, seed=seed(key))
+                               top_k=strategy.top_k, top_p=strategy.top_p, use_cache=use_cache, seed=seed(key),
+                               precision=precision)
         except UserError as err:
             st.error(str(err), icon=":material/error:")
             return
@@ -282,7 +286,7 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
         new = out[0, len(prompt.ids):].tolist()
         st.session_state[shown] = (made_for, prompt.text + decode(new), (
             f"{len(new)} new tokens in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
-            f"{'with' if use_cache else 'without'} the KV cache), {_describe(strategy)}."))
+            f"{'with' if use_cache else 'without'} the KV cache, {precision} weights), {_describe(strategy)}."))
     result = st.session_state.get(shown)
     if result is not None and result[0] == made_for:
         st.code(shorten_line_breaks(result[1]), language=None, wrap_lines=True)

@@ -1,7 +1,7 @@
 """Every text the app trains or tokenizes on (book sections 2.1 and 5.1), read one way.
 
 - The journal's entries: always there, so they are the default.
-- Named text files (`CORPUS_FILES`: "The Verdict"; another corpus is one more entry) are read from
+- Named text files (`CORPUS_FILES`: "The Verdict", "Tiny Shakespeare"; another corpus is one more entry) are read from
   the data folder or the download cache, and downloaded into the cache where there is internet.
 - An uploaded file.
 
@@ -21,10 +21,11 @@ from core.atomic import write_bytes
 from core.errors import Unavailable, UserError
 from core.gpt import data
 from core.journal.store import load_journal
-from core.paths import VERDICT_FILE, cache_dir, data_dir, find_data_file
+from core.paths import TINY_SHAKESPEARE_FILE, VERDICT_FILE, cache_dir, data_dir, find_data_file
 
 JOURNAL = "journal"
 VERDICT = "the-verdict"
+TINY_SHAKESPEARE = "tinyshakespeare"
 UPLOAD = "upload"
 
 # An uploaded training text: ~500,000 GPT-2 tokens, already minutes per epoch for the tiny model on a CPU.
@@ -60,6 +61,13 @@ CORPUS_FILES = {
         url="https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/01_main-chapter-code/the-verdict.txt",
         sha256="b41e41a68f0398a3154ae69e2e4c0e2694e17fe0d66730536837f1b01935b31f",
         max_bytes=1_000_000,  # the story has 20 KB
+    ),
+    TINY_SHAKESPEARE: CorpusFile(
+        title='"Tiny Shakespeare"',
+        data_file=TINY_SHAKESPEARE_FILE,
+        url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+        sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        max_bytes=2_000_000,  # 40,000 lines of the plays: 1.1 MB, about 338,000 GPT-2 tokens
     ),
 }
 CORPORA = (JOURNAL, *CORPUS_FILES)

@@ -8,12 +8,16 @@ set of tokens whose probability reaches p. Temperature 0 means greedy: always th
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
+import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from core.errors import UserError
 from core.gpt.model import GPTModel
@@ -174,6 +178,59 @@ def sample_next(
     return sample_from(next_token_distribution(model, idx, temperature, top_k, top_p), generator)
 
 
+PRECISIONS = ("fp32", "bf16", "int8")
+# Converted copies per model and precision, with the weights' versions they were made from, so a
+# model trained further gets a fresh copy and a deleted model takes its copies with it.
+_converted: weakref.WeakKeyDictionary[GPTModel, dict[str, tuple[tuple[int, ...], GPTModel]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _weights_version(model: GPTModel) -> tuple[int, ...]:
+    return tuple(p._version for p in model.parameters())
+
+
+def with_precision(model: GPTModel, precision: str = "fp32") -> GPTModel:
+    """`model` itself for "fp32"; otherwise a converted copy for generation, cached (the model is untouched).
+
+    "bf16" stores every weight in bfloat16: half the bytes each new token reads. "int8" quantizes
+    the Linear layers' weights to 8-bit integers with a scale per output row (torch's dynamic
+    quantization, CPU only): a quarter of the bytes; activations are quantized on the fly.
+    Both round the weights, so greedy text can part from fp32's after a while.
+    """
+    if precision not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32":
+        return model
+    version = _weights_version(model)
+    cached = _converted.setdefault(model, {}).get(precision)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    copy_ = copy.deepcopy(model).eval()
+    if precision == "bf16":
+        copy_ = copy_.to(torch.bfloat16)
+    else:
+        if next(model.parameters()).device.type != "cpu":
+            raise UserError("int8 weights run on the CPU only: move the model to the CPU or use bf16")
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with warnings.catch_warnings():  # torch announces a future home for this API; it works as is
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            copy_ = quantize_dynamic(copy_, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        copy_.cfg = model.cfg
+    _converted[model][precision] = (version, copy_)
+    return copy_
+
+
+def greedy_agreement(reference: torch.Tensor, other: torch.Tensor) -> float:
+    """The share of positions where two token sequences (same shape) agree, in [0, 1]."""
+    if reference.shape != other.shape or reference.numel() == 0:
+        raise UserError(f"compare sequences of one non-empty shape, got {tuple(reference.shape)} and "
+                        f"{tuple(other.shape)}")
+    return float((reference == other).float().mean())
+
+
 def generate(
     model: GPTModel,
     idx: torch.Tensor,
@@ -185,8 +242,12 @@ def generate(
     eos_id: int | None = None,
     use_cache: bool = True,
     seed: int | None = None,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """Append up to `max_new_tokens` (at most `MAX_NEW_TOKENS`) tokens to `idx` (batch, tokens); return it all.
+
+    `precision` ("fp32", "bf16", "int8": `with_precision`) generates with a converted, cached copy
+    of the model: faster per token, with rounded weights.
 
     Only the last `context_size` tokens (default: the model's window) are seen at each step.
     Generation stops early once every row has produced `eos_id`, which is not appended;
@@ -194,6 +255,7 @@ def generate(
     past tokens are kept, so each step feeds one token; once the window slides, every position
     shifts and the cache is rebuilt from the cropped context, which keeps results identical.
     """
+    model = with_precision(model, precision)
     idx = _as_batch(model, idx)
     window = model.cfg["context_length"]
     context_size = window if context_size is None else context_size

@@ -12,6 +12,7 @@ a new or resumed model, and a checkpoint when it finishes or is stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import signal
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from core.errors import UserError
@@ -35,13 +38,15 @@ from core.gpt.checkpoint import (
     save_checkpoint,
 )
 from core.gpt.config import get_preset, validate_config
-from core.gpt.data import CorpusError, TextTooShortError, create_dataloader, split_token_ids
+from core.gpt.data import CorpusError, GPTDataset, TextTooShortError, create_dataloader, split_token_ids
+from core.gpt.device import DEVICES, resolve_device
+from core.gpt.distributed import BatchLoss, EpochSampler, Ranks, SharedStop, current_ranks, init_from_env, shutdown
 from core.gpt.events import DoneEvent, EvalEvent, Event, SampleEvent, StartEvent, StepEvent, to_dict
 from core.gpt.fastpath import head_cross_entropy, heap_for_large_tensors
 from core.gpt.generate import generate_text
 from core.gpt.model import GPTModel
 from core.gpt.train import Progress, Task, TrainingDiverged, TrainSettings, make_optimizer, train
-from core.paths import tiktoken_environment
+from core.paths import TINY_SHAKESPEARE_FILE, VERDICT_FILE, cache_dir, data_dir, find_data_file, tiktoken_environment
 
 BOOK_PROMPT = "Every effort moves you"  # the book's start context for samples (section 5.2)
 MAX_CORPUS_BYTES = 100 * 1024 * 1024
@@ -75,6 +80,31 @@ def read_corpus(path: str | Path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
     return text
 
 
+# Texts the command line knows by name: where they live in the data folder or download cache, and
+# where to get them (the app downloads them itself, `core.app.corpora`).
+NAMED_CORPORA = {
+    "tinyshakespeare": (TINY_SHAKESPEARE_FILE,
+                        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"),
+    "the-verdict": (VERDICT_FILE, "https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/"
+                    "01_main-chapter-code/the-verdict.txt"),
+}
+
+
+def corpus_from_arg(value: str) -> str:
+    """The text of a corpus named on the command line: a name from `NAMED_CORPORA` or a file path."""
+    if value not in NAMED_CORPORA:
+        return read_corpus(value)
+    relative, url = NAMED_CORPORA[value]
+    path = find_data_file(relative)
+    if path is None:
+        raise CorpusError(
+            f"{value} is not in the data folder ({data_dir() / relative}) or the download cache "
+            f"({cache_dir() / relative}). Download it from {url} to one of them, open it once in the app's "
+            "Pretraining page (which downloads it), or set LLM_JOURNAL_DATA_DIR."
+        )
+    return read_corpus(path)
+
+
 def calc_loss_batch(input_batch: torch.Tensor, target_batch: torch.Tensor, model: GPTModel) -> torch.Tensor:
     """Mean cross-entropy of the model's next-token predictions for one batch (section 5.1.2):
     `F.cross_entropy(model(input_batch).flatten(0, 1), target_batch.flatten())`, computed by the
@@ -102,10 +132,14 @@ def calc_loss_loader(loader: DataLoader, model: GPTModel, num_batches: int | Non
 
 
 def pretraining_task(
-    train_loader: DataLoader, val_loader: DataLoader, sample: Callable[[GPTModel], str] | None = None
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    sample: Callable[[GPTModel], str] | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor, GPTModel], torch.Tensor] = calc_loss_batch,
 ) -> Task:
-    """Next-token prediction: the loss of a batch, training and validation losses over `eval_iter`
-    batches each for evaluations, and `sample` (text the model writes) after each epoch."""
+    """Next-token prediction: the loss of a batch (`loss`, by default `calc_loss_batch`), training
+    and validation losses over `eval_iter` batches each for evaluations, and `sample` (text the
+    model writes) after each epoch."""
     if len(train_loader) == 0 or len(val_loader) == 0:
         raise UserError("the training and validation loaders need at least one batch each")
 
@@ -115,7 +149,7 @@ def pretraining_task(
             "val_loss": calc_loss_loader(val_loader, model, eval_iter),
         }
 
-    return Task(calc_loss_batch=calc_loss_batch, evaluate=evaluate, sample=sample, eval_event=EvalEvent)
+    return Task(calc_loss_batch=loss, evaluate=evaluate, sample=sample, eval_event=EvalEvent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,9 +165,18 @@ def model_config(preset: str | dict[str, Any], context_length: int | None = None
 
 
 def make_loaders(
-    token_ids: Sequence[int], context_length: int, batch_size: int, train_ratio: float = 0.9, seed: int = 123
+    token_ids: Sequence[int],
+    context_length: int,
+    batch_size: int,
+    train_ratio: float = 0.9,
+    seed: int = 123,
+    ranks: Ranks | None = None,
+    epoch: int = 0,
 ) -> tuple[DataLoader, DataLoader]:
-    """Training (shuffled) and validation loaders over a train/validation split, as in section 5.1.3."""
+    """Training (shuffled) and validation loaders over a train/validation split, as in section 5.1.3.
+
+    The training loader reshuffles each epoch (seed + epoch, starting from `epoch`) and, with
+    several processes, gives each its share (`ranks`); every process sees the whole validation data."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size must be at least 1, got {batch_size!r}")
     train_ids, val_ids = split_token_ids(token_ids, train_ratio)
@@ -147,9 +190,10 @@ def make_loaders(
                 f"(context length {context_length:,} plus the next token). "
                 "Use a longer text or a shorter context length."
             )
-    train_loader = create_dataloader(
-        train_ids, batch_size, context_length, context_length, shuffle=True, drop_last=True, seed=seed
-    )
+    dataset = GPTDataset(train_ids, context_length, context_length)
+    sampler = EpochSampler(dataset, ranks or Ranks(), seed, epoch)
+    # Never drop the only (partial) batch: a tiny corpus would otherwise give an empty loader.
+    train_loader = DataLoader(dataset, batch_size, sampler=sampler, drop_last=sampler.num_samples >= batch_size)
     val_loader = create_dataloader(val_ids, batch_size, context_length, context_length, shuffle=False, drop_last=False)
     return train_loader, val_loader
 
@@ -187,22 +231,26 @@ def pretrain_run(
         cfg = model_config(preset, context_length)
     if not corpus.strip():
         raise UserError("the corpus is empty: give some text to train on")
+    ranks = current_ranks()
+    device = _run_device(settings.device, ranks)
+    start = Progress()
+    if previous is not None:
+        start = Progress(**{k: int(previous.progress.get(k, 0)) for k in ("step", "epoch", "tokens_seen")})
     token_ids = encode(corpus, allow_special=True)
-    train_loader, val_loader = make_loaders(token_ids, cfg["context_length"], batch_size, train_ratio, settings.seed)
+    train_loader, val_loader = make_loaders(
+        token_ids, cfg["context_length"], batch_size, train_ratio, settings.seed, ranks, start.epoch
+    )
 
     torch.manual_seed(settings.seed)
     if previous is None:
-        model = GPTModel(cfg)
-        optimizer = make_optimizer(model, settings)
+        model = GPTModel(cfg).to(device)
         history: list[dict[str, Any]] = []
-        start = Progress()
     else:
-        model, _ = load_model(previous.path)
-        optimizer = make_optimizer(model, settings)
-        if previous.has_optimizer:
-            load_optimizer(previous, model, optimizer)
+        model, _ = load_model(previous.path, device)  # safetensors read on the CPU, copied to `device`
         history = list(previous.history)
-        start = Progress(**{k: int(previous.progress.get(k, 0)) for k in ("step", "epoch", "tokens_seen")})
+    optimizer = make_optimizer(model, settings)
+    if previous is not None and previous.has_optimizer:
+        load_optimizer(previous, model, optimizer)
 
     preset_name = preset if isinstance(preset, str) else "custom"
     run_id = new_run_id()
@@ -224,10 +272,18 @@ def pretrain_run(
     def sample(m: GPTModel) -> str:
         return sample_prompt + generate_text(m, sample_prompt, sample_tokens)
 
-    task = pretraining_task(train_loader, val_loader, sample if sample_prompt else None)
+    loss = calc_loss_batch
+    if ranks.world_size > 1:
+        ddp = DistributedDataParallel(BatchLoss(model, calc_loss_batch), device_ids=_device_ids(device))
+
+        def loss(inputs: torch.Tensor, targets: torch.Tensor, _model: GPTModel) -> torch.Tensor:
+            return ddp(inputs, targets)
+
+        stop = SharedStop(stop, device)
+    task = pretraining_task(train_loader, val_loader, sample if sample_prompt and ranks.is_main else None, loss)
     for event in train(model, train_loader, task, settings, stop, optimizer=optimizer, start=start):
         history.append(to_dict(event))
-        if isinstance(event, DoneEvent):
+        if isinstance(event, DoneEvent) and ranks.is_main:
             save_checkpoint(
                 run_dir, model, status=event.reason, history=history, settings=record,
                 progress={"step": event.step, "epoch": event.epoch, "tokens_seen": event.tokens_seen},
@@ -236,6 +292,17 @@ def pretrain_run(
             )
             event = replace(event, checkpoint=str(run_dir))
         yield event
+
+
+def _run_device(choice: str, ranks: Ranks) -> torch.device:
+    device = resolve_device(choice)
+    if device.type == "cuda" and ranks.world_size > 1:
+        return torch.device("cuda", torch.cuda.current_device())  # the GPU init_from_env gave this process
+    return device
+
+
+def _device_ids(device: torch.device) -> list[int] | None:
+    return [device.index] if device.type == "cuda" else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m core.gpt.pretrain", description="Pretrain a GPT on a text file (book chapter 5)."
     )
-    p.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file to train on")
+    p.add_argument("--corpus", required=True,
+                   help=f"UTF-8 text file to train on, or a named corpus: {', '.join(NAMED_CORPORA)}")
     p.add_argument("--preset", default="tiny", help="model size: tiny, gpt2-small, ... (default tiny)")
     p.add_argument("--context-length", type=int, help="tokens per training window (default: the preset's)")
     p.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -285,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-lr", type=float, help="cosine-decay the learning rate to this after warm-up")
     p.add_argument("--grad-clip", type=float, help="clip the gradient norm to this")
     p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--device", choices=DEVICES, default=defaults.device,
+                   help="where to train: auto (CUDA, then Apple MPS, then CPU), cpu, cuda or mps")
+    p.add_argument("--no-bf16", action="store_true", help="keep every product in float32")
     p.add_argument("--sample-prompt", default=BOOK_PROMPT,
                    help="start text of the sample after each epoch ('' for none)")
     p.add_argument("--runs-dir", type=Path, help="folder for run folders (default: the app's runs folder)")
@@ -295,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad input)."""
+    """Run the command line; returns the exit status (2 for bad input, 1 when another process failed).
+
+    Under torchrun (WORLD_SIZE > 1) every process trains its share; only rank 0 prints and saves.
+    """
     from tqdm import tqdm
 
     from core.gpt.tokenizers import TokenizerUnavailable
@@ -312,21 +386,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGINT, on_interrupt) if on_main_thread else None
     bar = None
+    ranks = Ranks()
     try:
         settings = TrainSettings(
             epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, eval_freq=args.eval_freq,
             eval_iter=args.eval_iter, warmup_steps=args.warmup_steps, min_lr=args.min_lr,
-            grad_clip=args.grad_clip, seed=args.seed,
+            grad_clip=args.grad_clip, seed=args.seed, bf16=not args.no_bf16, device=args.device,
         )
+        corpus = corpus_from_arg(args.corpus)
+        device = init_from_env(settings.device)
+        ranks = current_ranks()
         events = pretrain_run(
-            read_corpus(args.corpus), args.preset, settings, batch_size=args.batch_size,
+            corpus, args.preset, settings, batch_size=args.batch_size,
             context_length=args.context_length, resume_from=args.resume, stop=stop, runs_root=args.runs_dir,
             sample_prompt=args.sample_prompt or None, save_optimizer=not args.no_optimizer_state,
         )
-        with heap_for_large_tensors():  # a process-wide malloc policy: this process only trains
+        # A process-wide malloc policy for CPU tensors: this process only trains.
+        heap = heap_for_large_tensors() if device.type == "cpu" else contextlib.nullcontext()
+        with heap:
             for event in events:
+                if not ranks.is_main:
+                    continue
                 if isinstance(event, StartEvent):
-                    print(format_event(event))
+                    print(format_event(event) + f" on {device}" + (
+                        f" x {ranks.world_size} processes" if ranks.world_size > 1 else ""))
                     bar = tqdm(total=event.total_steps, unit="step", dynamic_ncols=True)
                 elif isinstance(event, StepEvent):
                     bar.update(1)
@@ -336,11 +419,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TrainingDiverged, TokenizerUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except dist.DistBackendError as err:  # another process died or timed out: end instead of hanging
+        print(f"error (process {ranks.rank} of {ranks.world_size}): another training process stopped "
+              f"responding, so this one ends too; no checkpoint was written by this run. ({err})", file=sys.stderr)
+        return 1
     finally:
         if bar is not None:
             bar.close()
         if previous_handler is not None:
             signal.signal(signal.SIGINT, previous_handler)
+        shutdown()
     return 0
 
 

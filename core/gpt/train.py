@@ -26,8 +26,9 @@ from torch import nn
 
 from core.errors import UserError
 from core.gpt.data import CorpusError  # noqa: F401 (importable here for callers that know it from here)
+from core.gpt.device import DEVICES, device_autocast
 from core.gpt.events import DoneEvent, EvalEvent, Event, SampleEvent, StepEvent
-from core.gpt.fastpath import autocast_context, make_adamw
+from core.gpt.fastpath import make_adamw
 from core.gpt.generate import inference
 
 
@@ -61,7 +62,8 @@ class TrainSettings:
     min_lr: float | None = None  # cosine decay to min_lr after the warm-up when set (D.2)
     grad_clip: float | None = None  # clip the gradient norm to this (D.3)
     seed: int = 123
-    bf16: bool = True  # bf16 autocast where the CPU computes it natively (core.gpt.fastpath); False: all fp32
+    bf16: bool = True  # bf16 autocast on CUDA and where the CPU computes it natively; False: all fp32
+    device: str = "auto"  # where callers put the model (core.gpt.device): auto (CUDA, MPS, CPU), cpu, cuda, mps
 
     def __post_init__(self) -> None:
         _check(_is_int(self.epochs) and self.epochs >= 1,
@@ -83,6 +85,7 @@ class TrainSettings:
         )
         _check(_is_int(self.seed), f"seed must be a whole number, got {self.seed!r}")
         _check(isinstance(self.bf16, bool), f"bf16 must be true or false, got {self.bf16!r}")
+        _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def train(
     torch.manual_seed(settings.seed)
     step, epoch, tokens_seen = start.step, start.epoch, start.tokens_seen
     run_tokens, train_time, began = 0, 0.0, time.perf_counter()
+    device = next(model.parameters()).device
 
     def stopped() -> bool:
         return stop is not None and stop.is_set()
@@ -199,7 +203,7 @@ def train(
                 group["lr"] = lr
             optimizer.zero_grad()
             batch = inputs if task.augment is None else task.augment(inputs)
-            with autocast_context(settings.bf16):
+            with device_autocast(device, settings.bf16):
                 loss = task.calc_loss_batch(batch, targets, model)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
@@ -218,10 +222,10 @@ def train(
                 step, epoch, tokens_seen, loss.item(), lr, run_tokens / train_time, time.perf_counter() - began
             )
             if step - start.step in evaluate_after:
-                with inference(model), autocast_context(settings.bf16):
+                with inference(model), device_autocast(device, settings.bf16):
                     figures = task.evaluate(model, settings.eval_iter)
                 yield task.eval_event(step=step, epoch=epoch, tokens_seen=tokens_seen, **figures)
-        if task.sample is not None and not stopped():
+        if not stopped() and task.sample is not None:  # every process asks: a shared stop agrees across them
             with inference(model):
                 text = task.sample(model)
             yield SampleEvent(epoch, step, text)

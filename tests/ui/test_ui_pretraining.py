@@ -209,3 +209,16 @@ def test_compact_version_offers_a_quick_run_on_the_journal():
     assert at.slider(key="day15_epochs").value == 5
     assert not at.button(key="day15_start_button").disabled
     assert "No run yet" in " ".join(c.value for c in at.caption)
+
+
+def test_tiny_shakespeare_and_the_device_are_choices(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    at = open_page()
+    assert '"Tiny Shakespeare"' in at.radio(key=f"{KEY}_corpus").options
+    device = at.selectbox(key=f"{KEY}_device")
+    assert device.value == "auto" and "auto (cpu here)" in device.options
+    device.set_value("cuda").run()
+    assert "no usable CUDA GPU" in " ".join(e.value for e in at.error)
+    assert at.button(key=f"{KEY}_start_button").disabled or not at.button(key=f"{KEY}_start_button")

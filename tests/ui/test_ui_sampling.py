@@ -117,6 +117,15 @@ def test_generate_with_and_without_the_kv_cache_gives_the_same_greedy_text():
     assert with_cache.startswith("Every effort moves you")
 
 
+def test_bf16_and_int8_weights_generate_and_say_so():
+    at = open_page()
+    for precision in ("bf16", "int8"):
+        at.selectbox(key=f"{KEY}_precision").set_value(precision).run()
+        at.button(key=f"{KEY}_generate").click().run()
+        assert not at.exception and f"{precision} weights" in texts(at.caption)
+        assert at.code[-1].value.startswith("Every effort moves you")
+
+
 def test_the_generated_text_stays_until_the_prompt_changes():
     at = open_page()
     at.button(key=f"{KEY}_preset_strict").click().run()

@@ -1,0 +1,1 @@
+"""Services around the GPT: corpora, model sources, the background training slot, estimates, the judge."""

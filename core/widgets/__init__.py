@@ -1,0 +1,1 @@
+"""What each widget computes, as plain data the ui layer draws (no Streamlit here)."""

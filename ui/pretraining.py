@@ -32,6 +32,7 @@ from core.app.estimates import (
     format_duration,
     speed_for,
 )
+from core.app.jobs import check_not_in_use
 from core.errors import UserError
 from core.gpt.checkpoint import (
     Checkpoint,
@@ -312,6 +313,7 @@ def _live_events(live: tj.LiveJob | None) -> tuple[Any, list[dict[str, Any]]] | 
 
 def _live_status(key: str) -> None:
     live = tj.shared_training().latest
+    tj.earlier_run_note("pretraining")
     found = _live_events(live)
     if found is None:
         return
@@ -496,8 +498,9 @@ def _delete_section(key: str, runs: list[Checkpoint]) -> None:
 def _delete(key: str, run_id: str) -> None:
     st.session_state[f"{key}_delete_sure"] = False  # the next deletion asks again
     try:
+        check_not_in_use(run_id)
         delete_run(run_id)
-    except (CheckpointError, OSError) as err:
+    except (UserError, CheckpointError, OSError) as err:
         st.session_state[f"{key}_deleted"] = (False, f"Could not delete run {run_id}: {err}")
     else:
         st.session_state[f"{key}_deleted"] = (True, f"Deleted run {run_id}.")

@@ -233,6 +233,7 @@ def live_section(key: str) -> None:
 
 def _live_status(key: str) -> None:
     live = tj.shared_training().latest
+    tj.earlier_run_note("spam")
     if live is None or live.kind != "spam":
         return
     snapshot = live.job.snapshot()

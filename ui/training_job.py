@@ -20,6 +20,7 @@ import streamlit as st
 from core.app.estimates import available_memory, format_duration
 from core.app.jobs import JobSlot, JobSnapshot, JobWork, SlotEntry
 from core.errors import UserError
+from core.gpt.events import DoneEvent
 from core.widgets.run_view import RunProgress
 
 KIND_TITLES = {"pretraining": "A pretraining run", "spam": "A spam-classifier fine-tuning run",
@@ -98,11 +99,27 @@ def start_job(key: str, kind: str, summary: str, work: JobWork, *, uses: Iterabl
               memory_bytes: int | None = None) -> LiveJob | None:
     """Start `work` in the shared slot or put it in line, or say why not."""
     try:
-        return shared_training().submit(work, kind, summary=summary, owner=session_id(), uses=uses,
-                                        memory_bytes=memory_bytes)
+        entry = shared_training().submit(work, kind, summary=summary, owner=session_id(), uses=uses,
+                                         memory_bytes=memory_bytes)
     except UserError as err:
         st.error(str(err), icon=":material/block:")
         return None
+    st.session_state[f"training_mine_{kind}"] = entry
+    return entry
+
+
+def earlier_run_note(kind: str) -> None:
+    """This session's own last run, once another has taken the slot: how it ended, and who stopped it."""
+    entry = st.session_state.get(f"training_mine_{kind}")
+    if entry is None or entry.job is None or entry is shared_training().latest or entry.job.running:
+        return
+    snapshot = entry.job.snapshot()
+    done = next((e for e in snapshot.events if isinstance(e, DoneEvent)), None)
+    ended = f" after {done.step:,} steps" if done is not None else ""
+    how = {"finished": "finished", "stopped": "was stopped", "failed": f"failed ({snapshot.error})"}[snapshot.status]
+    st.info(f"Your run ({entry.summary}) {how}{ended}; it is saved with the others. Another run has started since.",
+            icon=":material/history:")
+    stop_note(entry, snapshot)
 
 
 def refused_note(key: str) -> None:

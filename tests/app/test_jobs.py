@@ -218,3 +218,17 @@ def test_a_stop_records_who_asked_and_when():
     assert snap.status == "stopped" and snap.stop_request.by == "visitor"
     assert snap.started <= snap.stop_request.at <= snap.ended
 
+
+
+def test_a_stop_during_a_step_skips_the_evaluation_due_after_it():
+    """An evaluation can take many steps' time on a busy machine: a stop must not wait for it."""
+    stop = threading.Event()
+    torch.manual_seed(0)
+    model = GPTModel(SMALL)
+    train_loader, val_loader = make_loaders([i % 37 for i in range(400)], 16, 2)
+    events = train(model, train_loader, pretraining_task(train_loader, val_loader),
+                   TrainSettings(epochs=1, eval_freq=1, eval_iter=1), stop)
+    assert isinstance(next(events), StepEvent)
+    stop.set()  # as the stop button does while the step runs
+    rest = list(events)
+    assert len(rest) == 1 and isinstance(rest[0], DoneEvent) and rest[0].reason == "stopped"

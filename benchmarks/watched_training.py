@@ -6,7 +6,7 @@ closed. Each run is started and stopped from the page; its speed is the last ste
 saved in its checkpoint (an average over its steps, evaluations aside). Prints both speeds, and
 the watched / unwatched ratio of the medians (1.0: watching costs nothing).
 
-    python benchmarks/watched_training.py --seconds 60 --rounds 3
+    python benchmarks/watched_training.py --seconds 60 --rounds 3 [--small]
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ def _open(browser, url: str):
     return context, page
 
 
+def _smallest(page, label: str) -> None:
+    """Move a slider to its smallest value, as a learner would with the Home key."""
+    thumb = page.get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+    thumb.focus(timeout=TIMEOUT_MS)
+    page.keyboard.press("Home")
+    page.wait_for_timeout(500)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
+
+
 def _newest_speed(runs_dir: Path, before: set[str]) -> float:
     """tokens/s of the last step of the run saved since `before`."""
     new = sorted(p for p in runs_dir.iterdir() if p.is_dir() and p.name not in before)
@@ -55,10 +64,14 @@ def _newest_speed(runs_dir: Path, before: set[str]) -> float:
     return float(steps[-1]["tokens_per_s"])
 
 
-def one_run(browser, server, seconds: float, watched: bool) -> float:
-    """Start the default run from the page, let it train `seconds` (watched or not), stop it; its tokens/s."""
+def one_run(browser, server, seconds: float, watched: bool, small: bool) -> float:
+    """Start the page's run, let it train `seconds` (watched or not), stop it; its tokens/s. `small`: the
+    shortest context and batch (a step in well under a second, even on a busy machine)."""
     before = {p.name for p in server.runs_dir.iterdir()}
     context, page = _open(browser, server.url)
+    if small:
+        _smallest(page, "Context length")
+        _smallest(page, "Batch size")
     page.get_by_role("button", name="Start training").click(timeout=TIMEOUT_MS)
     page.get_by_role("button", name="Stop training").wait_for(timeout=TIMEOUT_MS)
     if not watched:
@@ -76,6 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="training time of each run")
     parser.add_argument("--rounds", type=int, default=3, help="watched and unwatched runs, in turns")
+    parser.add_argument("--small", action="store_true",
+                        help="the shortest context (16 tokens) and batch (1) instead of the page's defaults")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         sys.exit(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package")
@@ -86,12 +101,13 @@ def main() -> None:
             sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         speeds = alternate({
-            "watched": lambda: one_run(browser, server, args.seconds, watched=True),
-            "unwatched": lambda: one_run(browser, server, args.seconds, watched=False),
+            "watched": lambda: one_run(browser, server, args.seconds, watched=True, small=args.small),
+            "unwatched": lambda: one_run(browser, server, args.seconds, watched=False, small=args.small),
         }, args.rounds)
         browser.close()
     print(machine_line())
-    print(f"the Pretraining page's default run, {args.seconds:g} s of training per run, {args.rounds} round(s)\n")
+    what = "the tiny model, 16-token windows, batch 1" if args.small else "the Pretraining page's default run"
+    print(f"{what}, {args.seconds:g} s of training per run, {args.rounds} round(s)\n")
     print(table(["browser", "tokens/s (each run)", "median tokens/s"],
                 [(name, ", ".join(f"{v:,.0f}" for v in values), median(values)) for name, values in speeds.items()]))
     ratio = median(speeds["watched"]) / median(speeds["unwatched"])

@@ -12,6 +12,9 @@ TIMEOUT_MS = 600_000  # a busy shared machine can take minutes to start or save 
 @pytest.mark.slow
 def test_two_sessions_share_a_run_queue_and_stop(browser, streamlit_app):
     with browser_tab(browser, streamlit_app) as first, browser_tab(browser, streamlit_app) as second:
+        for tab in (first, second):
+            tab.page.set_default_timeout(TIMEOUT_MS)
+            tab.page.set_default_navigation_timeout(TIMEOUT_MS)
         first.open("pretraining", heading="Pretraining")
         second.open("pretraining", heading="Pretraining")
         a, b = first.page, second.page

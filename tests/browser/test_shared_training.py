@@ -10,6 +10,7 @@ TIMEOUT_MS = 600_000  # a busy shared machine can take minutes to start or save 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # two runs started, stopped and saved, on a busy machine
 def test_two_sessions_share_a_run_queue_and_stop(browser, streamlit_app):
     with browser_tab(browser, streamlit_app) as first, browser_tab(browser, streamlit_app) as second:
         for tab in (first, second):

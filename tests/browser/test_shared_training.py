@@ -19,7 +19,7 @@ def test_two_sessions_share_a_run_queue_and_stop(browser, streamlit_app):
         first.open("pretraining", heading="Pretraining")
         second.open("pretraining", heading="Pretraining")
         a, b = first.page, second.page
-        assert b.get_by_role("button", name="Start training").is_visible()
+        b.get_by_role("button", name="Start training").wait_for()
 
         a.get_by_role("button", name="Start training").click()
         a.get_by_role("button", name="Stop training").wait_for(timeout=TIMEOUT_MS)

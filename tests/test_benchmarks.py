@@ -1,10 +1,12 @@
-"""The KV-cache benchmark (issue 3) still runs and prints its table: a short smoke run, not a measurement."""
+"""The benchmarks still run and print their tables: short smoke runs, not measurements."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,3 +20,18 @@ def test_kv_cache_benchmark_prints_the_speed_up_for_each_prompt_length():
     assert "floor of a cached step" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith(("| 3 |", "| 5 |"))]
     assert len(rows) == 2 and all("| yes |" in row for row in rows), result.stdout  # identical tokens
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.timeout(1500)
+def test_watched_training_benchmark_prints_both_speeds_and_their_ratio():
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    result = subprocess.run(
+        [sys.executable, "benchmarks/watched_training.py", "--seconds", "5", "--rounds", "1", "--small"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1400,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| watched |" in result.stdout and "| unwatched |" in result.stdout
+    assert "watched / unwatched ratio:" in result.stdout

@@ -320,10 +320,10 @@ def finetune_section(key: str, records: list[dict[str, str]]) -> None:
         return
     _book_figures()
     resume = _resume_choice(key)
-    if not tj.free_to_start("instruct"):
-        return
-    if st.button("Resume fine-tuning" if resume else "Start fine-tuning", type="primary",
-                 key=f"{key}_start_button", icon=":material/play_arrow:"):
+    tj.refused_note(key)
+    clicked = tj.start_button(key, "instruct", "Resume fine-tuning" if resume else "Start fine-tuning")
+    tj.watch_slot(key)
+    if clicked:
         summary = f"{'resuming ' + resume.run_id if resume else bases[base].split(':')[0]}, {recipe.settings.epochs} " \
                   f"epoch{'s' * (recipe.settings.epochs > 1)}, {len(chosen):,} records"
 
@@ -332,7 +332,7 @@ def finetune_section(key: str, records: list[dict[str, str]]) -> None:
                                              base_name=base, seed=seed, stop=stop,
                                              resume_from=resume.path if resume else None)
 
-        if tj.start_job(key, "instruct", summary, work):
+        if tj.start_job(key, "instruct", summary, work, uses=[resume.run_id] if resume else []):
             st.rerun()
 
 
@@ -399,6 +399,7 @@ def _live_view(key: str) -> None:
     events = run_view.as_dicts(snapshot.events)
     tj.rerun_when_done(key, snapshot.running)
     st.markdown(f"**Fine-tuning {live.summary}**{tj.owner_note(key, live)}")
+    tj.stop_note(live, snapshot)
     progress = run_view.run_progress(events)
     answers = [e for e in snapshot.events if isinstance(e, instruct.ResponsesEvent)]
     if snapshot.running:
@@ -406,8 +407,8 @@ def _live_view(key: str) -> None:
             st.progress(answers[-1].done / answers[-1].total,
                         text=f"Training done; answering the test set: {answers[-1].done} of {answers[-1].total}")
         else:
-            tj.progress_bar(progress, tj.stopping(key, live))
-        tj.stop_button(key, live)
+            tj.progress_bar(progress, tj.stopping(snapshot))
+        tj.stop_button(key, live, snapshot)
     elif snapshot.status == "failed":
         st.error(f"Fine-tuning failed: {snapshot.error}", icon=":material/error:")
     else:

@@ -30,8 +30,9 @@ from core.app.estimates import (
     available_memory,
     estimate_training,
     format_duration,
-    measured_flops,
+    speed_for,
 )
+from core.app.jobs import check_not_in_use
 from core.errors import UserError
 from core.gpt.checkpoint import (
     Checkpoint,
@@ -65,6 +66,7 @@ LEARNING_RATES = (1e-5, 5e-5, 1e-4, 2e-4, 4e-4, 1e-3, 2e-3, 5e-3)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 REFRESH_S = 1.0
+CHART_REFRESH_S = 5.0
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
 
@@ -89,6 +91,7 @@ class Plan:
     resume: Checkpoint | None
     sample_prompt: str
     summary: str
+    memory_bytes: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +239,7 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
         st.error(str(err), icon=":material/error:")
         return None
     estimate = estimate_training(cfg, len(train_loader), settings.epochs, int(batch_size), settings.eval_freq,
-                                 settings.eval_iter, flops_per_s=measured_flops(current_checkpoint()),
+                                 settings.eval_iter, flops_per_s=speed_for(cfg, saved_runs(), current_checkpoint()),
                                  available_bytes=available_memory())
     _show_estimate(estimate)
     if not estimate.fits:
@@ -244,7 +247,7 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
     action = f"resume run {resume.run_id}" if resume else preset
     summary = f"{action} on {corpus.label.lower()}, {settings.epochs} epoch{'s' * (settings.epochs > 1)}"
     return Plan(corpus, preset, settings, int(batch_size), cfg["context_length"], resume,
-                sample_prompt.strip(), summary)
+                sample_prompt.strip(), summary, estimate.memory_bytes)
 
 
 def _run_label(run: Checkpoint) -> str:
@@ -254,14 +257,14 @@ def _run_label(run: Checkpoint) -> str:
 
 
 def _show_estimate(estimate: Any) -> None:
-    speed = (f"the speed your last run measured here ({estimate.flops_per_s / 1e9:,.0f} GFLOP/s)" if estimate.measured
+    speed = (f"the speed a run measured here ({estimate.flops_per_s / 1e9:,.0f} GFLOP/s)" if estimate.measured
              else f"about {estimate.flops_per_s / 1e9:,.0f} GFLOP/s, typical of a 2-core laptop CPU")
     memory = f"about {estimate.memory_bytes / 2**30:,.1f} GB of memory"
     if estimate.available_bytes is not None:
         memory += f" ({estimate.available_bytes / 2**30:,.1f} GB free now)"
     text = (f"**{estimate.total_steps:,} steps** ({estimate.steps_per_epoch:,} per epoch, "
             f"{estimate.train_tokens:,} training tokens): about **{format_duration(estimate.seconds)}** at "
-            f"{speed}, evaluations and samples included; {memory}.")
+            f"{speed}, evaluations and samples included; {memory}.{tj.busy_caption()}")
     if not estimate.fits:
         st.error(text + " That is more memory than this machine has free: choose a smaller model, "
                  "batch size or context length.", icon=":material/memory:")
@@ -277,12 +280,11 @@ def _show_estimate(estimate: Any) -> None:
 
 
 def start_section(key: str, plan: Plan | None) -> None:
-    """The start button, or why a run cannot start now."""
-    if not tj.free_to_start("pretraining"):
-        return
-    if st.button("Start training", type="primary", disabled=plan is None, key=f"{key}_start_button",
-                 icon=":material/play_arrow:"):
+    """The start button, or what runs now and a button to queue this run behind it."""
+    tj.refused_note(key)
+    if tj.start_button(key, "pretraining", "Start training", disabled=plan is None) and plan is not None:
         _start(key, plan)
+    tj.watch_slot(key)
 
 
 def _start(key: str, plan: Plan) -> None:
@@ -294,8 +296,9 @@ def _start(key: str, plan: Plan) -> None:
             sample_prompt=plan.sample_prompt or None,
         )
 
-    if tj.start_job(key, "pretraining", plan.summary, work):
-        st.rerun()  # redraw the page in its training state
+    uses = [plan.resume.run_id] if plan.resume else []
+    if tj.start_job(key, "pretraining", plan.summary, work, uses=uses, memory_bytes=plan.memory_bytes):
+        st.rerun()  # redraw the page in its training (or waiting) state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,37 +306,58 @@ def _start(key: str, plan: Plan) -> None:
 
 
 def live_section(key: str, compact: bool = False) -> None:
-    """The running (or last) pretraining run, redrawn every second while it trains."""
+    """The running (or last) pretraining run: its progress redrawn every second, its charts every few
+    seconds and only when new events arrived, so that watching leaves the CPU to the training."""
     live = tj.shared_training().latest
     running = live is not None and live.kind == "pretraining" and live.job.running
-    st.fragment(_live_view, run_every=REFRESH_S if running else None)(key, compact)
+    st.fragment(_live_status, run_every=tj.refresh_s(REFRESH_S) if running else None)(key)
+    st.fragment(_live_charts, run_every=tj.refresh_s(CHART_REFRESH_S) if running else None)(key, compact)
 
 
-def _live_view(key: str, compact: bool) -> None:
-    live = tj.shared_training().latest
+def _live_events(live: tj.LiveJob | None) -> tuple[Any, list[dict[str, Any]]] | None:
     if live is None or live.kind != "pretraining":
-        _saved_view(key, compact)
-        return
+        return None
     snapshot = live.job.snapshot()
-    events = run_view.as_dicts(snapshot.events)
+    return snapshot, run_view.as_dicts(snapshot.events)
+
+
+def _live_status(key: str) -> None:
+    live = tj.shared_training().latest
+    tj.earlier_run_note("pretraining")
+    found = _live_events(live)
+    if found is None:
+        return
+    snapshot, events = found
     tj.rerun_when_done(key, snapshot.running)
     start = next((e for e in events if e["type"] == "start"), None)
     label = f"run {start['run_id']}" if start else "this run"
     st.markdown(f"**{label.capitalize()}**{tj.owner_note(key, live)}: {live.summary}")
     _status(key, live, snapshot, events)
+
+
+def _live_charts(key: str, compact: bool) -> None:
+    live = tj.shared_training().latest
+    found = _live_events(live)
+    if found is None:
+        _saved_view(key, compact)
+        return
+    _, events = found
+    start = next((e for e in events if e["type"] == "start"), None)
     if start is None:
         return
     history = _previous_history(start["resumed_from"]) + events
-    _charts(key, history, label, compact, exclude=start["run_id"])
+    _charts(key, history, f"run {start['run_id']}", compact, exclude=start["run_id"],
+            version=(live.number, len(events)))
 
 
 def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, Any]]) -> None:
     progress = run_view.run_progress(events)
+    tj.stop_note(live, snapshot)
     if snapshot.running:
-        tj.progress_bar(progress, tj.stopping(key, live))
+        tj.progress_bar(progress, tj.stopping(snapshot))
         if progress is not None:
             _metrics(progress)
-        tj.stop_button(key, live)
+        tj.stop_button(key, live, snapshot)
         return
     done = next((e for e in events if e["type"] == "done"), None)
     if snapshot.status == "failed" or done is None:
@@ -384,30 +408,42 @@ def _saved_view(key: str, compact: bool) -> None:
 # Charts
 
 
-def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, exclude: str) -> None:
-    rows = run_view.loss_rows(history, label)
-    ends = run_view.epoch_ends(history)
+def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, exclude: str,
+            version: Any = None) -> None:
+    """The loss and perplexity charts, rebuilt only when `version` (the live run's events) or the
+    choices change, with at most `tj.MAX_POINTS` points per series."""
+    overlay: list[Checkpoint] = []
     if not compact:
         others = [r for r in saved_runs() if r.run_id != exclude]
         overlay = st.multiselect("Compare with earlier runs", others, format_func=_run_label, key=f"{key}_overlay",
                                  placeholder="Choose runs to overlay" if others else "No earlier runs yet")
-        for run in overlay:
-            rows += run_view.loss_rows(run.history, f"run {run.run_id}")
         x = st.radio("Horizontal axis", ("tokens_seen", "epoch"), horizontal=True, key=f"{key}_x",
                      format_func={"tokens_seen": "Tokens seen", "epoch": "Epochs"}.get)
     else:
         x = "tokens_seen"
-    if not rows:
+
+    def build() -> tuple[Any, Any] | None:
+        rows = tj.thin(run_view.loss_rows(history, label))
+        for run in overlay:
+            rows += tj.thin(run_view.loss_rows(run.history, f"run {run.run_id}"))
+        if not rows:
+            return None
+        data = pd.DataFrame(rows)
+        batches = pd.DataFrame(tj.thin(run_view.batch_rows(history, label)))
+        height = 180 if compact else 320
+        return loss_chart(data, run_view.epoch_ends(history), x, batches, height=height), perplexity_chart(data, x)
+
+    signature = (version if version is not None else label, tuple(r.run_id for r in overlay), x, compact)
+    charts = tj.drawn_once(f"{key}_charts", signature, build)
+    if charts is None:
         st.caption("The first evaluation appears after the first step.")
         return
-    data = pd.DataFrame(rows)
-    batches = pd.DataFrame(run_view.batch_rows(history, label))
     if compact:
-        st.altair_chart(loss_chart(data, ends, x, batches, height=180), width="stretch")
+        st.altair_chart(charts[0], width="stretch")
     else:
         left, right = st.columns([3, 2])
-        left.altair_chart(loss_chart(data, ends, x, batches), width="stretch")
-        right.altair_chart(perplexity_chart(data, x), width="stretch")
+        left.altair_chart(charts[0], width="stretch")
+        right.altair_chart(charts[1], width="stretch")
         _samples(history)
 
 
@@ -472,8 +508,9 @@ def _delete_section(key: str, runs: list[Checkpoint]) -> None:
 def _delete(key: str, run_id: str) -> None:
     st.session_state[f"{key}_delete_sure"] = False  # the next deletion asks again
     try:
+        check_not_in_use(run_id)
         delete_run(run_id)
-    except (CheckpointError, OSError) as err:
+    except (UserError, CheckpointError, OSError) as err:
         st.session_state[f"{key}_deleted"] = (False, f"Could not delete run {run_id}: {err}")
     else:
         st.session_state[f"{key}_deleted"] = (True, f"Deleted run {run_id}.")

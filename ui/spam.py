@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core.app import spam_batch as sb
-from core.app.estimates import estimate_training, format_duration, measured_flops
+from core.app.estimates import TrainingEstimate, estimate_training, format_duration, speed_for
 from core.app.model_sources import ModelSource, load_source, model_sources
 from core.gpt.checkpoint import (
     Checkpoint,
@@ -47,6 +47,7 @@ from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
 
 REFRESH_S = 1.0
+CHART_REFRESH_S = 5.0
 SCRATCH = "scratch"
 MAX_MESSAGE_CHARS = 20_000
 EXAMPLES = {
@@ -157,13 +158,14 @@ def finetune_section(key: str, messages: list[Message]) -> None:
     recipe = replace(recipe, settings=replace(recipe.settings, epochs=int(epochs), lr=float(lr)),
                      trainable_blocks=recipe.trainable_blocks if lora else blocks, lora=lora)
     try:
-        _show_plan(messages, source, recipe, int(seed))
+        estimate = _show_plan(messages, source, recipe, int(seed))
     except TokenizerUnavailable as err:
         st.error(str(err), icon=":material/cloud_off:")
         return
-    if not tj.free_to_start("spam"):
-        return
-    if st.button("Start fine-tuning", type="primary", key=f"{key}_start_button", icon=":material/play_arrow:"):
+    tj.refused_note(key)
+    clicked = tj.start_button(key, "spam", "Start fine-tuning")
+    tj.watch_slot(key)
+    if clicked:
         label = "from scratch" if source is None else f"from {source.kind}"
         epochs_text = f"{recipe.settings.epochs} epoch{'s' * (recipe.settings.epochs > 1)}"
         summary = f"{label}{' with LoRA' * bool(lora)}, {epochs_text}"
@@ -174,8 +176,9 @@ def finetune_section(key: str, messages: list[Message]) -> None:
             yield from finetune_run(messages, base_model, recipe, base_name=base if source is None else source.label,
                                     base_ref=base_ref, seed=int(seed), stop=stop)
 
-        if tj.start_job(key, "spam", summary, work):
-            st.rerun()  # redraw the page in its training state
+        uses = [source.path.name] if source is not None and source.kind == "checkpoint" and source.path else []
+        if tj.start_job(key, "spam", summary, work, uses=uses, memory_bytes=estimate.memory_bytes):
+            st.rerun()  # redraw the page in its training (or waiting) state
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -183,7 +186,7 @@ def _longest_message(texts: tuple[str, ...]) -> int:
     return max(len(encode(t)) for t in texts)
 
 
-def _show_plan(messages: list[Message], source: ModelSource | None, recipe: Recipe, seed: int) -> None:
+def _show_plan(messages: list[Message], source: ModelSource | None, recipe: Recipe, seed: int) -> TrainingEstimate:
     splits = balanced_splits(messages, seed)
     steps = max(1, len(splits.train) // recipe.batch_size)
     longest = _longest_message(tuple(m.text for m in splits.train))
@@ -193,14 +196,17 @@ def _show_plan(messages: list[Message], source: ModelSource | None, recipe: Reci
         base_cfg = _base_config(source)
         cfg = {**base_cfg, "vocab_size": 2, "context_length": min(longest, base_cfg["context_length"])}
     s = recipe.settings
-    # The speed the current pretraining run measured is this model's only when fine-tuning that model.
-    measured = measured_flops(current_checkpoint()) if source is not None and source.kind == "checkpoint" else None
+    # The speed an earlier fine-tuning of a model this size measured here, else (fine-tuning the
+    # pretrained model) the speed its own pretraining measured.
+    fallback = current_checkpoint() if source is not None and source.kind == "checkpoint" else None
     estimate = estimate_training(cfg, steps, s.epochs, recipe.batch_size, s.eval_freq, s.eval_iter, sample_tokens=0,
-                                 flops_per_s=measured)
+                                 flops_per_s=speed_for(cfg, saved_classifiers(), fallback))
     bound = "" if recipe.trainable_blocks == "all" else "at most "
+    basis = "at the speed measured here before" if estimate.measured else "at a typical laptop CPU's speed"
     st.caption(f"{len(splits.train):,} training messages in batches of {recipe.batch_size}: **{estimate.total_steps:,} "
-               f"steps** ({steps} per epoch), {bound}about **{format_duration(estimate.seconds)}** on this CPU, "
-               "then the finished classifier is measured on every split and saved.")
+               f"steps** ({steps} per epoch), {bound}about **{format_duration(estimate.seconds)}** {basis}, "
+               f"then the finished classifier is measured on every split and saved.{tj.busy_caption()}")
+    return estimate
 
 
 def _base_config(source: ModelSource) -> dict[str, Any]:
@@ -217,24 +223,30 @@ def _base_config(source: ModelSource) -> dict[str, Any]:
 
 
 def live_section(key: str) -> None:
-    """The running (or last) fine-tuning run, redrawn every second while it trains."""
+    """The running (or last) fine-tuning run: progress every second, charts every few seconds and
+    only when new events arrived (drawing competes with training for the CPU)."""
     live = tj.shared_training().latest
     running = live is not None and live.kind == "spam" and live.job.running
-    st.fragment(_live_view, run_every=REFRESH_S if running else None)(key)
+    st.fragment(_live_status, run_every=tj.refresh_s(REFRESH_S) if running else None)(key)
+    st.fragment(_live_charts, run_every=tj.refresh_s(CHART_REFRESH_S) if running else None)(key)
 
 
-def _live_view(key: str) -> None:
+def _live_status(key: str) -> None:
     live = tj.shared_training().latest
+    tj.earlier_run_note("spam")
     if live is None or live.kind != "spam":
         return
     snapshot = live.job.snapshot()
     events = run_view.as_dicts(snapshot.events)
     tj.rerun_when_done(key, snapshot.running)
     st.markdown(f"**Fine-tuning {live.summary}**{tj.owner_note(key, live)}")
+    tj.stop_note(live, snapshot)
     progress = run_view.run_progress(events)
     if snapshot.running:
-        tj.progress_bar(progress, tj.stopping(key, live))
-        tj.stop_button(key, live)
+        tj.progress_bar(progress, tj.stopping(snapshot))
+        tj.stop_button(key, live, snapshot)
+        if progress is not None and progress.steps_done == 0:
+            st.caption("The first evaluation appears after the first step.")
     elif snapshot.status == "failed":
         st.error(f"Fine-tuning failed: {snapshot.error}", icon=":material/error:")
     else:
@@ -247,15 +259,27 @@ def _live_view(key: str) -> None:
                  else "The classifier is saved and is now the one used below.")
         st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {saved}",
                    icon=":material/check_circle:")
-    rows = run_view.loss_rows(events, "this run")
-    if rows:
+
+
+def _live_charts(key: str) -> None:
+    live = tj.shared_training().latest
+    if live is None or live.kind != "spam":
+        return
+    events = run_view.as_dicts(live.job.snapshot().events)
+
+    def build() -> tuple[alt.LayerChart, alt.LayerChart] | None:
+        rows = run_view.loss_rows(events, "this run")
+        if not rows:
+            return None
+        batches = pd.DataFrame(tj.thin(run_view.batch_rows(events, "this run")))
+        loss = loss_chart(pd.DataFrame(tj.thin(rows)), run_view.epoch_ends(events), "epoch", batches, height=260)
+        return loss, accuracy_chart(pd.DataFrame(tj.thin(run_view.accuracy_rows(events, "this run"))))
+
+    charts = tj.drawn_once(f"{key}_live_charts", (live.number, len(events)), build)
+    if charts is not None:
         left, right = st.columns(2)
-        batches = pd.DataFrame(run_view.batch_rows(events, "this run"))
-        left.altair_chart(loss_chart(pd.DataFrame(rows), run_view.epoch_ends(events), "epoch", batches, height=260),
-                          width="stretch")
-        right.altair_chart(accuracy_chart(pd.DataFrame(run_view.accuracy_rows(events, "this run"))), width="stretch")
-    elif snapshot.running and progress is not None:
-        st.caption("The first evaluation appears after the first step.")
+        left.altair_chart(charts[0], width="stretch")
+        right.altair_chart(charts[1], width="stretch")
 
 
 def accuracy_chart(data: pd.DataFrame) -> alt.Chart:

@@ -10,6 +10,7 @@ Memory: weights, gradients and AdamW's two moments (16 bytes per parameter) plus
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,16 +48,33 @@ class TrainingEstimate:
         return self.available_bytes is None or self.memory_bytes < 0.9 * self.available_bytes
 
 
-def measured_flops(checkpoint: Checkpoint | None, min_steps: int = 10) -> float | None:
+def measured_flops(checkpoint: Checkpoint | None, min_steps: int = 10, vocab_size: int | None = None) -> float | None:
     """Effective training FLOP/s of a saved run: its final tokens/s (an average over the whole run,
-    evaluations aside) times the work per token; None for runs too short to trust."""
+    evaluations aside) times the work per token; None for runs too short to trust. `vocab_size`
+    counts the output head's work for a classifier (its head has one output per class)."""
     if checkpoint is None:
         return None
     steps = [e for e in checkpoint.history if e.get("type") == "step" and e.get("tokens_per_s")]
     if len(steps) < min_steps:  # the first steps include warm-up
         return None
-    cfg = checkpoint.config
+    cfg = checkpoint.config if vocab_size is None else {**checkpoint.config, "vocab_size": vocab_size}
     return steps[-1]["tokens_per_s"] * TRAIN_PASSES * flops_per_token(cfg, cfg["context_length"] // 2)["total"]
+
+
+def _size(cfg: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(cfg.get(k) for k in ("emb_dim", "n_heads", "n_layers"))
+
+
+def speed_for(cfg: dict[str, Any], runs: Iterable[Checkpoint], fallback: Checkpoint | None = None) -> float | None:
+    """The training FLOP/s last measured here for a model of `cfg`'s size (width, heads, layers):
+    the newest of `runs` (newest first) of that size that ran long enough to tell, else `fallback`'s.
+    Small models reach fewer FLOP/s than large ones, so a figure measured on another size misleads."""
+    for run in runs:
+        if _size(run.config) == _size(cfg):
+            speed = measured_flops(run, vocab_size=cfg["vocab_size"])
+            if speed is not None:
+                return speed
+    return measured_flops(fallback)
 
 
 UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)

@@ -167,7 +167,7 @@ def train(
 ) -> Iterator[Event]:
     """Train `model` on `task`, yielding a StepEvent per optimizer step, the task's evaluation
     event on `evaluation_steps`' schedule, a SampleEvent per epoch (when the task samples) and a
-    final DoneEvent. Setting `stop` ends the loop before the next step.
+    final DoneEvent. Setting `stop` ends the loop before the next step, skipping the evaluation due after this one.
 
     `optimizer` (default `make_optimizer`) and `start` let a resumed run continue its counts.
     The global torch RNG is seeded with `settings.seed` (dropout draws from it), so runs on the
@@ -221,7 +221,7 @@ def train(
             yield StepEvent(
                 step, epoch, tokens_seen, loss.item(), lr, run_tokens / train_time, time.perf_counter() - began
             )
-            if step - start.step in evaluate_after:
+            if step - start.step in evaluate_after and not stopped():  # a stop waits for no evaluation
                 with inference(model), device_autocast(device, settings.bf16):
                     figures = task.evaluate(model, settings.eval_iter)
                 yield task.eval_event(step=step, epoch=epoch, tokens_seen=tokens_seen, **figures)

@@ -11,6 +11,7 @@ from core.app.estimates import (
     estimate_training,
     format_duration,
     measured_flops,
+    speed_for,
     training_memory,
 )
 from core.gpt.checkpoint import Checkpoint
@@ -144,3 +145,26 @@ def test_a_full_cgroup_leaves_no_room_and_broken_files_are_ignored(tmp_path):
 )
 def test_durations_read_naturally(seconds, text):
     assert format_duration(seconds) == text
+
+
+def _run(folder, cfg, tokens_per_s, steps=12):
+    history = [{"type": "step", "step": i, "tokens_per_s": tokens_per_s} for i in range(1, steps + 1)]
+    return Checkpoint(folder, {"config": cfg, "history": history})
+
+
+def test_the_speed_comes_from_the_newest_run_of_the_same_model_size(tmp_path):
+    other_size = {**TINY, "n_layers": TINY["n_layers"] + 2}
+    newest_other, same, older_same = (_run(tmp_path / "c", other_size, 900.0), _run(tmp_path / "b", TINY, 300.0),
+                                      _run(tmp_path / "a", TINY, 100.0))
+    assert speed_for(TINY, [newest_other, same, older_same]) == measured_flops(same)
+    assert speed_for(TINY, [_run(tmp_path / "d", TINY, 300.0, steps=3), older_same]) == measured_flops(older_same)
+    assert speed_for(TINY, [newest_other], fallback=same) == measured_flops(same)  # none of this size
+    assert speed_for(TINY, []) is None
+
+
+def test_a_classifier_speed_counts_its_small_head(tmp_path):
+    """A classifier's saved config has the GPT-2 vocabulary; its head has one output per class."""
+    classifier = _run(tmp_path, TINY, 500.0)
+    two_classes = {**TINY, "vocab_size": 2}
+    assert speed_for(two_classes, [classifier]) < measured_flops(classifier)
+    assert speed_for(two_classes, [classifier]) == measured_flops(classifier, vocab_size=2)

@@ -54,7 +54,10 @@ def fresh_training_slot() -> Iterator[None]:
     """Empty caches before a test; afterwards stop and await any job the test left running."""
     st.cache_data.clear()
     yield
-    live = shared_training().latest
+    slot = shared_training()
+    for waiting in slot.line():
+        slot.cancel(waiting)
+    live = slot.latest
     if live is not None:
         live.job.stop()
         assert live.job.join(60), "the training thread did not stop"

@@ -409,7 +409,8 @@ def _checked(path: Path, meta_path: Path, meta: Any) -> Checkpoint:
 
 
 def _created(value: Any, meta_path: Path) -> str:
-    """The saving time as ISO 8601 UTC, clamped to now: a date in the future would keep a run newest forever."""
+    """The saving time as ISO 8601 UTC, never later than the file was written: a date in the future
+    would keep a run "the newest" forever."""
     try:
         when = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 40 else None
     except ValueError:
@@ -417,7 +418,11 @@ def _created(value: Any, meta_path: Path) -> str:
     if when is None:
         raise CheckpointError(f"{meta_path} lacks a valid creation time")
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    return min(when, datetime.now(UTC)).isoformat(timespec="milliseconds")
+    try:
+        written = datetime.fromtimestamp(meta_path.stat().st_mtime, UTC)
+    except (OSError, OverflowError, ValueError):
+        written = datetime.now(UTC)
+    return min(when, written, datetime.now(UTC)).isoformat(timespec="milliseconds")
 
 
 def _progress(progress: dict[str, Any], meta_path: Path) -> dict[str, int]:

@@ -184,7 +184,7 @@ def run_path(run_id: str, root: Path | None = None) -> Path:
 
 def list_runs(root: Path | None = None) -> list[Checkpoint]:
     """Complete checkpoints under `root` (default `runs_dir()`), newest first; damaged and incomplete
-    ones are left out (`core.app.runs` lists those too, so that they can be deleted)."""
+    ones are left out (`core.app.runs` lists those too, and defines the app's current model)."""
     root = root or runs_dir()
     if not root.is_dir():
         return []
@@ -198,20 +198,13 @@ def list_runs(root: Path | None = None) -> list[Checkpoint]:
     return sorted(runs, key=lambda run: (run.created, run.run_id), reverse=True)
 
 
-def current_checkpoint(root: Path | None = None) -> Checkpoint | None:
-    """The newest complete checkpoint. The app's "current model" (pinned, else the newest finished
-    run) is `core.app.runs.current_run`."""
-    runs = list_runs(root)
-    return runs[0] if runs else None
-
-
 def delete_run(run_id: str, root: Path | None = None) -> None:
-    """Remove run `run_id` and its files (a symlink named like a run is removed, not followed)."""
+    """Remove run `run_id` and its files (a link or file named like a run is removed, never followed)."""
     path = run_path(run_id, root)
-    if path.is_symlink():
-        path.unlink()
-    elif path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 # ---------------------------------------------------------------------------------------------

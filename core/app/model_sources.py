@@ -16,7 +16,7 @@ import torch
 from core.app import runs as registry
 from core.errors import UserError
 from core.gpt.checkpoint import Checkpoint, load_model
-from core.gpt.config import get_preset
+from core.gpt.config import GPT2_VOCAB_SIZE, get_preset
 from core.gpt.model import GPTModel
 from core.gpt.weights import HF_REPOS, download_gpt2, gpt2_config, load_hf_gpt2_file
 from core.paths import cache_dir
@@ -66,9 +66,14 @@ def checkpoint_source(run: Checkpoint) -> ModelSource:
     )
 
 
+def _reads_gpt2_text(run: Checkpoint) -> bool:
+    """A language model over GPT-2's whole vocabulary (the widgets feed it GPT-2 token IDs)."""
+    return run.head is None and run.config["vocab_size"] >= GPT2_VOCAB_SIZE
+
+
 def run_sources(entries: list[registry.RunEntry]) -> list[ModelSource]:
-    """Every complete language-model run, newest first."""
-    return [checkpoint_source(run) for run in registry.complete_runs(entries) if run.head is None]
+    """Every complete language-model run that reads GPT-2 tokens, newest first."""
+    return [checkpoint_source(run) for run in registry.complete_runs(entries) if _reads_gpt2_text(run)]
 
 
 def model_sources(runs_root: Path | None = None, entries: list[registry.RunEntry] | None = None) -> list[ModelSource]:
@@ -77,8 +82,8 @@ def model_sources(runs_root: Path | None = None, entries: list[registry.RunEntry
     if entries is None:
         entries = registry.list_entries(runs_root)
     sources = []
-    current = registry.current_run([e for e in entries if e.checkpoint is None or e.checkpoint.head is None],
-                                   registry.pinned_id(runs_root))
+    usable = [e for e in entries if e.checkpoint is not None and _reads_gpt2_text(e.checkpoint)]
+    current = registry.current_run(usable, registry.pinned_id(runs_root))
     if current is not None:
         sources.append(checkpoint_source(current))
     weights = cached_gpt2_weights()

@@ -8,7 +8,8 @@ from core.gpt.checkpoint import new_run_id, save_checkpoint
 from core.gpt.model import GPTModel
 from core.gpt.weights import HF_REPOS, WeightsUnavailable
 
-CFG = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+CFG = {"vocab_size": 50257, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0,
+       "tie_weights": True}
 
 
 @pytest.fixture
@@ -74,6 +75,12 @@ def test_the_current_model_is_pinned_or_finished_and_every_run_is_offered(places
     assert ms.model_sources()[0].run_id == stopped
     runs.delete_entry(next(e for e in runs.list_entries(root) if e.run_id == stopped), root)
     assert ms.model_sources()[0].run_id == finished
+
+
+def test_a_run_that_cannot_read_gpt2_tokens_is_not_offered(places):
+    save_checkpoint(places / "runs" / new_run_id(), GPTModel({**CFG, "vocab_size": 300}), status="finished",
+                    history=[], settings={}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    assert [s.kind for s in ms.model_sources()] == ["random", "gpt2"]
 
 
 def test_cached_gpt2_is_found_without_network(places):

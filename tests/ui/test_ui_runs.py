@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from widget_helpers import fresh_training_slot
+from widget_helpers import fresh_training_slot, run_script
 
 from core.app import runs
 from core.gpt.checkpoint import run_path, save_checkpoint
@@ -23,7 +23,8 @@ from ui.training_job import shared_training
 
 APP = str(PROJECT_ROOT / "streamlit_app.py")
 PAGES = sorted(f"pages/{p.name}" for p in (PROJECT_ROOT / "pages").glob("*.py"))
-SMALL = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+SMALL = {"vocab_size": 50257, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0,
+         "tie_weights": True}
 GOOD = "20240101-000000-aaaaaa"
 BAD = {  # run id -> what its checkpoint.json is made to hold
     "20240102-000000-bbbbbb": lambda text: "[" * 100_000 + "]" * 100_000,
@@ -145,3 +146,30 @@ def test_no_page_names_a_deleted_run_as_the_current_model(bad_runs):
     page = " ".join(s.value for s in at.success) + " ".join(m.value for m in at.markdown)
     assert "has since been deleted" in page and "it is now the current model" not in page
     assert not re.search(rf"{finished.run_id}\W+is\W+the current model", page)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_finished_run_keeps_its_optimizer_state_only_when_asked(bad_runs, monkeypatch, keep):
+    import torch
+
+    folder = run_path("20240110-000000-d0d0d0", bad_runs)
+
+    def finished_run(*args, **kwargs):
+        model = GPTModel(SMALL)
+        optimizer = torch.optim.AdamW(model.parameters())
+        model(torch.zeros(1, 4, dtype=torch.long)).sum().backward()
+        optimizer.step()
+        save_checkpoint(folder, model, status="finished", history=[], settings={}, optimizer=optimizer,
+                        progress={"step": 1, "epoch": 1, "tokens_seen": 4})
+        yield StartEvent(folder.name, SMALL, 64, 16, 1, 1, None)
+        yield DoneEvent("finished", 1, 1, 4, 0.1, checkpoint=str(folder))
+
+    monkeypatch.setattr("ui.pretraining.pretrain_run", finished_run)
+    at = run_script(str(PROJECT_ROOT / "pages" / "pretraining.py"))
+    assert not at.checkbox(key="pretraining_keep_optimizer").value  # off by default
+    if keep:
+        at.checkbox(key="pretraining_keep_optimizer").check().run()
+    at.button(key="pretraining_start_button").click().run()
+    assert shared_training().latest.job.join(30)
+    assert runs.read_entry(folder).checkpoint.has_optimizer == keep
+    assert (folder / "optimizer.safetensors").exists() == keep

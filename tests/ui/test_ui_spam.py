@@ -181,7 +181,7 @@ def test_batch_csv_is_classified_and_offered_for_download(with_classifier):
     assert "3 messages from column `text` and labels from `label`" in texts(at.caption)
     at.button(key=f"{KEY}_batch_run").click().run()
     assert not at.exception
-    table = next(df.value for df in at.dataframe if "message" in df.value.columns)
+    table = next(df.value for df in at.dataframe if "note" in df.value.columns)
     assert table["message"].tolist()[:2] == ["Hi mum, home by 6", "WIN a FREE holiday! Call 0800 now"]
     assert "empty" in table["note"].tolist()[2]
     assert "Against the file's labels:" in texts(at.markdown) and "of 2 right" in texts(at.markdown)

@@ -16,8 +16,8 @@ from widget_helpers import fresh_training_slot, run_script
 
 from core.app import runs
 from core.gpt.checkpoint import run_path, save_checkpoint
+from core.gpt.events import DoneEvent, StartEvent
 from core.gpt.model import GPTModel
-from core.gpt.train import DoneEvent, StartEvent
 from core.paths import PROJECT_ROOT
 from ui.training_job import shared_training
 

@@ -16,7 +16,8 @@ from core.gpt.checkpoint import Checkpoint
 from core.paths import runs_dir
 
 STATUS_ICONS = {registry.FINISHED: "✅", registry.STOPPED: "⏸️", registry.INCOMPLETE: "🧩",
-                registry.SAVING: "💾", registry.DAMAGED: "⚠️"}
+                registry.SAVING: "💾", registry.DAMAGED: "⚠️",
+                registry.ADAPTER: "🧷"}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -240,10 +240,10 @@ def _live_view(key: str) -> None:
         done = next(e for e in events if e["type"] == "done")
         verb = "Finished" if done["reason"] == "finished" else "Stopped"
         tested = f": test accuracy {evaluation.test.accuracy:.1%}" if evaluation else ""
-        saved = ("Only its LoRA adapter is saved: compare it with full fine-tuning on the LoRA page."
-                 if done.get("checkpoint") and is_adapter(done["checkpoint"])
-                 else "The classifier is saved and is now the one used below.")
-        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {saved}",
+        kept = ("Only its LoRA adapter is saved: compare it with full fine-tuning on the LoRA page."
+                if done.get("checkpoint") and is_adapter(done["checkpoint"])
+                else "The classifier is saved and is now the one used below.")
+        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {kept}",
                    icon=":material/check_circle:")
     rows = run_view.loss_rows(events, "this run")
     if rows:

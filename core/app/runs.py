@@ -2,8 +2,9 @@
 and the one definition of "the current model".
 
 A folder named like a run is one of: finished, stopped (early, by the learner), incomplete (no
-`checkpoint.json`: a save was interrupted, or is still being written a moment ago: "saving"), or
-damaged (its description cannot be read or does not make sense). Every one is listed, so that
+`checkpoint.json`: a save was interrupted, or is still being written a moment ago: "saving"),
+damaged (its description cannot be read or does not make sense), or a LoRA adapter (described by
+`lora.json`). Every one is listed, so that
 nothing on disk is out of the learner's reach. The current model is the pinned run (the pin lives
 in `runs/pinned.json`), else the newest finished run, else the newest stopped one: a run stopped
 early never silently replaces a pinned or finished one.
@@ -22,9 +23,11 @@ from core.atomic import leftover_temporaries, write_text
 from core.errors import UserError
 from core.gpt import checkpoint as ckpt
 from core.gpt.checkpoint import Checkpoint, CheckpointError
+from core.gpt.lora import is_adapter
 from core.paths import runs_dir
 
 FINISHED, STOPPED, INCOMPLETE, SAVING, DAMAGED = "finished", "stopped", "incomplete", "saving", "damaged"
+ADAPTER = "adapter"  # a LoRA adapter run (`core.gpt.lora`): complete, described by its own file
 PIN_FILE = "pinned.json"
 MAX_PIN_BYTES = 4096
 # A folder without checkpoint.json that changed this recently may be a save in progress (a save
@@ -58,6 +61,8 @@ class RunEntry:
             return run_state(self.checkpoint)
         if self.status == SAVING:
             return "being saved right now"
+        if self.status == ADAPTER:
+            return "a LoRA adapter on top of its base model (compared on the LoRA page)"
         if self.status == INCOMPLETE:
             return "incomplete: its save was interrupted, so it holds no usable model"
         return f"damaged: {self.problem}"
@@ -94,6 +99,8 @@ def read_entry(folder: Path, now: float | None = None) -> RunEntry:
         return RunEntry(folder.name, folder, DAMAGED, 0, problem="it is a link or a file, not a run folder",
                         changed=changed)
     meta = folder / ckpt.META_FILE
+    if not meta.exists() and not meta.is_symlink() and is_adapter(folder):
+        return RunEntry(folder.name, folder, ADAPTER, size, changed=changed)
     if not meta.exists() and not meta.is_symlink():
         recent = (time.time() if now is None else now) - changed < SAVING_GRACE_S
         return RunEntry(folder.name, folder, SAVING if recent else INCOMPLETE, size,

@@ -48,7 +48,7 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 # Enough for GPT-2 XL in float32 (6.2 GB); a hosted demo has far less, and says so when it runs out.
 MEMORY_BUDGET_BYTES = 8 * 2**30
 MAX_COUNT = 10**15  # steps, epochs, tokens: far beyond any run, small enough to print and sum
-RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}", re.ASCII)
+RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}\Z", re.ASCII)  # \Z: no trailing newline, with match too
 SPLITS = ("train", "val", "test")
 DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
           torch.int64: "I64", torch.int32: "I32", torch.bool: "BOOL", torch.uint8: "U8"}

@@ -33,7 +33,7 @@ REQUIRED_KEYS = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers
 # Upper bounds, far above any model here (GPT-2 XL: 1600 wide, 48 layers), so that a typo or a hostile
 # checkpoint is refused in words instead of hanging or failing to allocate. Counting parameters on the
 # meta device (the Parameters page) works up to these.
-LIMITS = {"vocab_size": 1_000_000, "context_length": 131_072, "emb_dim": 16_384, "n_heads": 256, "n_layers": 128}
+LIMITS = {"vocab_size": 1_000_000, "context_length": 131_072, "emb_dim": 16_384, "n_heads": 256, "n_layers": 256}
 OPTIONAL_DEFAULTS = {"drop_rate": 0.0, "qkv_bias": False, "tie_weights": False}
 
 

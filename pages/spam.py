@@ -38,3 +38,6 @@ if chosen is not None:
 
     st.subheader("5 · Test a whole file")
     spam.batch_section(KEY, checkpoint, classifier)
+
+st.subheader("6 · Saved classifiers")
+spam.saved_section(KEY)

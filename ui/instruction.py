@@ -18,10 +18,11 @@ import streamlit as st
 from core.app import judge
 from core.app.estimates import estimate_training, format_duration, measured_flops
 from core.app.model_sources import ModelSource, cached_gpt2_weights, model_sources
+from core.app.runs import current_checkpoint
 from core.errors import AppError, Unavailable, UserError
 from core.gpt import instruct
 from core.gpt import instruction_data as idata
-from core.gpt.checkpoint import Checkpoint, current_checkpoint, load_model
+from core.gpt.checkpoint import Checkpoint, load_model
 from core.gpt.instruction_data import Example, encode_example, format_input, make_record, split_records
 from core.gpt.weights import WeightsUnavailable, download_gpt2, gpt2_config, load_hf_gpt2_file
 from core.widgets import loss_mask_view as lmv

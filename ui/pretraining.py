@@ -8,6 +8,7 @@ earlier runs to compare with.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -32,14 +33,12 @@ from core.app.estimates import (
     format_duration,
     speed_for,
 )
-from core.app.jobs import check_not_in_use
+from core.app.runs import run_label, run_state
 from core.errors import UserError
 from core.gpt.checkpoint import (
     Checkpoint,
     CheckpointError,
-    current_checkpoint,
-    delete_run,
-    list_runs,
+    drop_optimizer,
     read_checkpoint,
     run_path,
 )
@@ -56,6 +55,7 @@ from core.gpt.pretrain import (
 from core.gpt.tokenizers import TokenizerUnavailable, encode
 from core.gpt.train import TrainSettings
 from core.widgets import run_view
+from ui import runs as saved
 from ui import training_job as tj
 from ui.charts import loss_chart, perplexity_chart
 
@@ -92,6 +92,7 @@ class Plan:
     sample_prompt: str
     summary: str
     memory_bytes: int | None = None
+    keep_optimizer: bool = False  # for a finished run; a stopped one always keeps it, to resume exactly
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,22 +104,9 @@ def _token_ids(text: str) -> list[int]:
     return encode(text, allow_special=True)
 
 
-def _runs_signature() -> tuple[tuple[str, float], ...]:
-    from core.paths import runs_dir
-
-    folder = runs_dir()
-    files = folder.glob("*/checkpoint.json") if folder.is_dir() else []
-    return tuple(sorted((str(f), f.stat().st_mtime) for f in files))
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def _runs(signature: tuple[tuple[str, float], ...]) -> list[Checkpoint]:
-    return list_runs()
-
-
 def saved_runs() -> list[Checkpoint]:
     """Complete checkpoints, newest first, re-read only when a checkpoint file changed."""
-    return _runs(_runs_signature())
+    return saved.complete()
 
 
 def _device_label(choice: str) -> str:
@@ -191,11 +179,12 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
                      disabled=not runs, help=None if runs else "No saved runs yet.")
     resume = None
     if start == RESUME and runs:
-        resume = st.selectbox("Run to continue", runs, format_func=_run_label, key=f"{key}_resume_run")
-        preset = resume.settings.get("preset", "custom")
+        resume = st.selectbox("Run to continue", runs, format_func=run_label, key=f"{key}_resume_run")
+        preset = resume.preset
         context_length = resume.config["context_length"]
+        state = "its optimizer state" if resume.has_optimizer else "a fresh optimizer (its state was not kept)"
         st.caption(f"Continues the {preset} model with its context length of {context_length} tokens, "
-                   "its optimizer state and its loss history.")
+                   f"{state} and its loss history.")
     else:
         left, right = st.columns(2)
         preset = left.selectbox("Model size", tuple(PRESETS), format_func=_preset_label, key=f"{key}_preset")
@@ -239,21 +228,18 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
         st.error(str(err), icon=":material/error:")
         return None
     estimate = estimate_training(cfg, len(train_loader), settings.epochs, int(batch_size), settings.eval_freq,
-                                 settings.eval_iter, flops_per_s=speed_for(cfg, saved_runs(), current_checkpoint()),
+                                 settings.eval_iter, flops_per_s=speed_for(cfg, saved_runs(), saved.current()),
                                  available_bytes=available_memory())
     _show_estimate(estimate)
     if not estimate.fits:
         return None
+    keep = st.checkbox("Keep the optimizer state if the run finishes", value=False, key=f"{key}_keep_optimizer",
+                       help="It lets a finished run resume exactly, and takes twice the weights' space. A run you "
+                            "stop early always keeps it.")
     action = f"resume run {resume.run_id}" if resume else preset
     summary = f"{action} on {corpus.label.lower()}, {settings.epochs} epoch{'s' * (settings.epochs > 1)}"
     return Plan(corpus, preset, settings, int(batch_size), cfg["context_length"], resume,
-                sample_prompt.strip(), summary, estimate.memory_bytes)
-
-
-def _run_label(run: Checkpoint) -> str:
-    progress = run.progress
-    return (f"{run.run_id} · {run.settings.get('preset', 'custom')} · {run.status} after "
-            f"{int(progress.get('step', 0)):,} steps")
+                sample_prompt.strip(), summary, memory_bytes=estimate.memory_bytes, keep_optimizer=keep)
 
 
 def _show_estimate(estimate: Any) -> None:
@@ -289,12 +275,15 @@ def start_section(key: str, plan: Plan | None) -> None:
 
 def _start(key: str, plan: Plan) -> None:
     def work(stop: Any) -> Any:
-        return pretrain_run(
+        for event in pretrain_run(
             plan.corpus.text, plan.preset, plan.settings, batch_size=plan.batch_size,
             context_length=None if plan.resume else plan.context_length,
             resume_from=plan.resume.path if plan.resume else None, stop=stop,
             sample_prompt=plan.sample_prompt or None,
-        )
+        ):
+            if getattr(event, "reason", None) == "finished" and event.checkpoint and not plan.keep_optimizer:
+                drop_optimizer(read_checkpoint(event.checkpoint))
+            yield event
 
     uses = [plan.resume.run_id] if plan.resume else []
     if tj.start_job(key, "pretraining", plan.summary, work, uses=uses, memory_bytes=plan.memory_bytes):
@@ -367,9 +356,21 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
     _metrics(progress)
     verb = "Finished" if done["reason"] == "finished" else "Stopped"
     st.success(f"{verb} after {done['step']:,} steps and {done['tokens_seen']:,} tokens "
-               f"({format_duration(done['elapsed'])}). The checkpoint is saved: it is now the current model "
-               "for the Sampling and Spam classifier pages, and you can resume it above.",
-               icon=":material/check_circle:")
+               f"({format_duration(done['elapsed'])}). {_saved_note(done)}", icon=":material/check_circle:")
+
+
+def _saved_note(done: dict[str, Any]) -> str:
+    """What became of the run's checkpoint: the current model, another one kept as current, or deleted since."""
+    run_id = Path(done["checkpoint"]).name if done.get("checkpoint") else None
+    if run_id not in {run.run_id for run in saved_runs()}:
+        return "Its checkpoint has since been deleted."
+    current = saved.current()
+    if current is not None and current.run_id == run_id:
+        return ("The checkpoint is saved: it is now the current model for the Sampling, Attention and Spam "
+                "classifier pages, and you can resume it above.")
+    why = "pinned" if saved.pinned() == current.run_id else "the newest finished run"
+    return (f"The checkpoint is saved; run {current.run_id} stays the current model ({why}). Choose or pin "
+            "this run in a page's model chooser, or resume it above.")
 
 
 def _metrics(progress: run_view.RunProgress) -> None:
@@ -395,12 +396,11 @@ def _previous_history(run_id: str | None) -> list[dict[str, Any]]:
 
 def _saved_view(key: str, compact: bool) -> None:
     """No run on this server yet: show the current model's saved curves."""
-    current = next(iter(saved_runs()), None)
+    current = saved.current()
     if current is None:
         st.caption("No run yet: start one above, and its loss curves appear here live.")
         return
-    st.markdown(f"**Current model: run {current.run_id}** ({current.status} after "
-                f"{int(current.progress.get('step', 0)):,} steps)")
+    st.markdown(f"**Current model: run {current.run_id}** ({run_state(current)})")
     _charts(key, current.history, f"run {current.run_id}", compact, exclude=current.run_id)
 
 
@@ -415,7 +415,7 @@ def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, 
     overlay: list[Checkpoint] = []
     if not compact:
         others = [r for r in saved_runs() if r.run_id != exclude]
-        overlay = st.multiselect("Compare with earlier runs", others, format_func=_run_label, key=f"{key}_overlay",
+        overlay = st.multiselect("Compare with earlier runs", others, format_func=run_label, key=f"{key}_overlay",
                                  placeholder="Choose runs to overlay" if others else "No earlier runs yet")
         x = st.radio("Horizontal axis", ("tokens_seen", "epoch"), horizontal=True, key=f"{key}_x",
                      format_func={"tokens_seen": "Tokens seen", "epoch": "Epochs"}.get)
@@ -464,56 +464,12 @@ def _samples(history: list[dict[str, Any]]) -> None:
 
 
 def runs_section(key: str) -> None:
-    """Every saved run: the newest is the current model."""
-    deleted = st.session_state.pop(f"{key}_deleted", None)
-    if deleted:
-        (st.success if deleted[0] else st.error)(deleted[1])
-    runs = saved_runs()
-    if not runs:
-        st.caption("None yet. Each finished or stopped run is saved here, the newest one being the current model.")
-        return
-    rows = []
-    for run in runs:
-        evals = [e for e in run.history if e.get("type") == "eval"]
-        rows.append({
-            "run": run.run_id,
-            "saved (UTC)": run.created[:19].replace("T", " "),
-            "model": run.settings.get("preset", "custom"),
-            "status": run.status,
-            "steps": int(run.progress.get("step", 0)),
-            "tokens seen": int(run.progress.get("tokens_seen", 0)),
-            "validation loss": evals[-1]["val_loss"] if evals else None,
-            "resumed from": run.meta.get("resumed_from") or "",
-            "size on disk (MB)": run.size_bytes / 1e6,
-        })
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key=f"{key}_runs",
-                 column_config={"validation loss": st.column_config.NumberColumn(format="%.3f"),
-                                "size on disk (MB)": st.column_config.NumberColumn(format="%.0f")})
-    st.caption(f"The current model is run {runs[0].run_id}, the newest. Overlay earlier runs on the chart above.")
-    _delete_section(key, runs)
-
-
-def _delete_section(key: str, runs: list[Checkpoint]) -> None:
-    with st.expander("Delete a run", icon=":material/delete:"):
-        st.caption("A run keeps its weights and the optimizer's state, so that it can resume exactly; "
-                   "the state takes twice the weights' space. Deleting the newest run makes the one before "
-                   "it the current model.")
-        run = st.selectbox("Run to delete", runs, format_func=_run_label, key=f"{key}_delete_run")
-        sure = st.checkbox(f"Yes, delete run {run.run_id} and its {run.size_bytes / 1e6:,.0f} MB",
-                           key=f"{key}_delete_sure")
-        st.button("Delete run", disabled=not sure, key=f"{key}_delete", icon=":material/delete:",
-                  on_click=_delete, args=(key, run.run_id))
-
-
-def _delete(key: str, run_id: str) -> None:
-    st.session_state[f"{key}_delete_sure"] = False  # the next deletion asks again
-    try:
-        check_not_in_use(run_id)
-        delete_run(run_id)
-    except (UserError, CheckpointError, OSError) as err:
-        st.session_state[f"{key}_deleted"] = (False, f"Could not delete run {run_id}: {err}")
-    else:
-        st.session_state[f"{key}_deleted"] = (True, f"Deleted run {run_id}.")
+    """Every saved run, whatever its state: the current model is the pinned one, else the newest finished."""
+    saved.saved_runs_view(key, empty="None yet. Each finished or stopped run is saved here; the newest finished "
+                                     "one is the current model unless you pin another in a model chooser.")
+    current = saved.current()
+    if current is not None:
+        st.caption(f"The current model is run {current.run_id}. Overlay earlier runs on the chart above.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The sidebar's app status: what data and models the widgets can use right now, and how to fix gaps.
 
-The checks only look at files (no tokenizer loading, no torch import), so the app starts fast.
+The checks only look at files (no tokenizer loading); the current model comes from the run registry,
+read when a page has been drawn.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from core.paths import (
     tiktoken_cache_dir,
     tiktoken_cached_file,
 )
+
+MODEL_LABEL = "Current model"
 
 
 @dataclass(frozen=True)
@@ -55,15 +58,18 @@ def data_file_status(label: str, relative: str, used_by: str) -> StatusItem:
 
 
 def checkpoint_status(now: dt.datetime | None = None) -> StatusItem:
-    """The newest `runs/*/checkpoint.json`: the model the widgets use."""
-    folder = runs_dir()
-    checkpoints = [p for p in folder.glob("*/checkpoint.json") if p.is_file()] if folder.is_dir() else []
-    if not checkpoints:
-        return StatusItem("Model checkpoint", False, "none yet: train one on the Pretraining page")
-    newest = max(checkpoints, key=lambda p: p.stat().st_mtime)
-    saved = dt.datetime.fromtimestamp(newest.stat().st_mtime)
-    return StatusItem("Model checkpoint", True,
-                      f"`{newest.parent.name}`, saved {_age(saved, now or dt.datetime.now())}")
+    """The current model the widgets use (`core.app.runs`: pinned, else the newest finished run)."""
+    from core.app import runs as registry  # imports torch: only once a page has been drawn
+    from ui import runs as saved
+
+    root = runs_dir()
+    current = saved.current(root)
+    if current is None:
+        return StatusItem(MODEL_LABEL, False, "none yet: train one on the Pretraining page")
+    saved_at = dt.datetime.fromisoformat(current.created).astimezone().replace(tzinfo=None)
+    pinned = ", pinned" if registry.pinned_id(root) == current.run_id else ""
+    return StatusItem(MODEL_LABEL, True, f"run `{current.run_id}` ({registry.run_state(current)}{pinned}), "
+                                         f"saved {_age(saved_at, now or dt.datetime.now())}")
 
 
 def _age(then: dt.datetime, now: dt.datetime) -> str:
@@ -96,7 +102,10 @@ def render_status() -> None:
     with st.sidebar.container(key="app_status"):
         st.caption("**App status**")
         for item in app_status():
-            if item.ok:
+            if item.ok and item.label == MODEL_LABEL:
+                st.markdown(f":green[:material/check_circle:] {item.label}", help=item.detail)
+                st.caption(item.detail)
+            elif item.ok:
                 st.markdown(f":green[:material/check_circle:] {item.label}", help=item.detail)
             else:
                 st.markdown(f":orange[:material/error:] {item.label}")

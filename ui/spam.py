@@ -16,12 +16,8 @@ import streamlit as st
 from core.app import spam_batch as sb
 from core.app.estimates import TrainingEstimate, estimate_training, format_duration, speed_for
 from core.app.model_sources import ModelSource, load_source, model_sources
-from core.gpt.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    current_checkpoint,
-    list_runs,
-)
+from core.app.runs import run_state
+from core.gpt.checkpoint import Checkpoint, CheckpointError, Results, read_checkpoint
 from core.gpt.classifier import (
     ClassifierInputError,
     GPTClassifier,
@@ -43,6 +39,7 @@ from core.gpt.spam_data import (
 from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
 from core.paths import SMS_SPAM_FILE, cache_dir, data_dir, find_data_file
 from core.widgets import run_view
+from ui import runs as saved
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
 
@@ -198,7 +195,7 @@ def _show_plan(messages: list[Message], source: ModelSource | None, recipe: Reci
     s = recipe.settings
     # The speed an earlier fine-tuning of a model this size measured here, else (fine-tuning the
     # pretrained model) the speed its own pretraining measured.
-    fallback = current_checkpoint() if source is not None and source.kind == "checkpoint" else None
+    fallback = read_checkpoint(source.path) if source is not None and source.kind == "checkpoint" else None
     estimate = estimate_training(cfg, steps, s.epochs, recipe.batch_size, s.eval_freq, s.eval_iter, sample_tokens=0,
                                  flops_per_s=speed_for(cfg, saved_classifiers(), fallback))
     bound = "" if recipe.trainable_blocks == "all" else "at most "
@@ -211,7 +208,7 @@ def _show_plan(messages: list[Message], source: ModelSource | None, recipe: Reci
 
 def _base_config(source: ModelSource) -> dict[str, Any]:
     if source.kind == "checkpoint":
-        return current_checkpoint().config
+        return read_checkpoint(source.path).config
     from core.app.model_sources import GPT2_SIZE
     from core.gpt.weights import gpt2_config
 
@@ -254,10 +251,10 @@ def _live_status(key: str) -> None:
         done = next(e for e in events if e["type"] == "done")
         verb = "Finished" if done["reason"] == "finished" else "Stopped"
         tested = f": test accuracy {evaluation.test.accuracy:.1%}" if evaluation else ""
-        saved = ("Only its LoRA adapter is saved: compare it with full fine-tuning on the LoRA page."
-                 if done.get("checkpoint") and is_adapter(done["checkpoint"])
-                 else "The classifier is saved and is now the one used below.")
-        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {saved}",
+        kept = ("Only its LoRA adapter is saved: compare it with full fine-tuning on the LoRA page."
+                if done.get("checkpoint") and is_adapter(done["checkpoint"])
+                else "The classifier is saved and is now the one used below.")
+        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {kept}",
                    icon=":material/check_circle:")
 
 
@@ -301,7 +298,8 @@ def accuracy_chart(data: pd.DataFrame) -> alt.Chart:
 
 
 def saved_classifiers() -> list[Checkpoint]:
-    return list_runs(classifiers_dir())
+    """Complete classifiers, newest first (damaged and incomplete ones are listed in `saved_section`)."""
+    return [run for run in saved.complete(classifiers_dir()) if run.head is not None]
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the classifier...")
@@ -326,26 +324,27 @@ def choose_classifier(key: str) -> tuple[Checkpoint, GPTClassifier] | None:
 
 
 def _classifier_label(run: Checkpoint) -> str:
-    accuracy = run.settings.get("accuracy", {}).get("test")
-    tested = f", test accuracy {accuracy:.1%}" if isinstance(accuracy, float) else ""
-    return f"{run.run_id} · {run.settings.get('base', '?')} · {run.status}{tested}"
+    accuracy = run.results.accuracy.get("test") if run.results else None
+    tested = f", test accuracy {accuracy:.1%}" if accuracy is not None else ""
+    return f"{run.run_id} · {str(run.settings.get('base', '?'))[:80]} · {run_state(run)}{tested}"
 
 
 def results_section(key: str, chosen: Checkpoint, classifier: GPTClassifier, messages: list[Message] | None) -> None:
     """Accuracy per split, a confusion matrix and the messages it got wrong."""
-    accuracy = chosen.settings.get("accuracy", {})
+    results = chosen.results or Results()
+    accuracy = results.accuracy
     cols = st.columns(3)
     for col, (split, name) in zip(cols, SPLITS.items(), strict=False):
         value = accuracy.get(split)
         col.metric(f"{name.capitalize()} accuracy", "n/a" if value is None else f"{value:.1%}")
     split = st.radio("Split", tuple(SPLITS), index=2, format_func=SPLITS.get, horizontal=True, key=f"{key}_split")
-    confusion = chosen.settings.get("confusion", {}).get(split)
+    confusion = results.confusion.get(split)
     if not confusion:
         st.caption("This classifier was saved without its evaluation.")
         return
     left, right = st.columns([2, 3])
     left.altair_chart(confusion_chart(confusion), width="stretch")
-    lines = chosen.settings.get("misclassified_lines", {}).get(split, [])
+    lines = results.misclassified_lines.get(split, [])
     with right:
         if not lines:
             st.success(f"No {SPLITS[split]} message was misclassified.", icon=":material/check_circle:")
@@ -475,6 +474,16 @@ def batch_section(key: str, chosen: Checkpoint, classifier: GPTClassifier) -> No
                      "spam probability", format="percent", min_value=0.0, max_value=1.0)})
     st.download_button("Download the results (CSV)", sb.results_csv(rows), file_name="spam-results.csv",
                        mime="text/csv", key=f"{key}_batch_download", icon=":material/download:", on_click="ignore")
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Saved classifiers
+
+
+def saved_section(key: str) -> None:
+    """Every saved classifier with its state and size; delete the ones not needed."""
+    saved.saved_runs_view(key, classifiers_dir(), what="classifier",
+                          empty="None yet: each fine-tuning run saves its classifier here.")
 
 
 # ---------------------------------------------------------------------------------------------

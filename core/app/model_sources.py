@@ -1,8 +1,9 @@
 """Which real model a widget can look inside: a checkpoint trained here, GPT-2, or random weights.
 
-In order of preference: the newest checkpoint from the Pretraining page, OpenAI's GPT-2 small
-when its weights are already on disk (downloading them is the user's choice: about 500 MB),
-and otherwise a randomly initialised model of the tiny preset, which works everywhere.
+In order of preference: the current model from the Pretraining page (`core.app.runs`: the pinned
+run, else the newest finished one), OpenAI's GPT-2 small when its weights are already on disk
+(downloading them is the user's choice: about 500 MB), and otherwise a randomly initialised model
+of the tiny preset, which works everywhere. `run_sources` offers every saved run.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import torch
 
+from core.app import runs as registry
 from core.errors import UserError
-from core.gpt.checkpoint import current_checkpoint, load_model
-from core.gpt.config import get_preset
+from core.gpt.checkpoint import Checkpoint, load_model
+from core.gpt.config import GPT2_VOCAB_SIZE, get_preset
 from core.gpt.model import GPTModel
 from core.gpt.weights import HF_REPOS, download_gpt2, gpt2_config, load_hf_gpt2_file
 from core.paths import cache_dir
@@ -34,10 +36,15 @@ class ModelSource:
     detail: str
     path: Path | None = None  # run folder or weights file; None for random weights
     needs_download: bool = False
+    created: str = ""  # a checkpoint's saving time: a new save in the same folder is a new model
 
     @property
     def trained(self) -> bool:
         return self.kind != "random"
+
+    @property
+    def run_id(self) -> str | None:
+        return self.path.name if self.kind == "checkpoint" and self.path is not None else None
 
 
 def cached_gpt2_weights(size: str = GPT2_SIZE) -> Path | None:
@@ -48,21 +55,37 @@ def cached_gpt2_weights(size: str = GPT2_SIZE) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
-def model_sources(runs_root: Path | None = None) -> list[ModelSource]:
-    """Every model available now, most useful first; GPT-2 is listed even when it needs a download."""
+def checkpoint_source(run: Checkpoint) -> ModelSource:
+    progress = run.progress
+    return ModelSource(
+        "checkpoint",
+        f"Your model from the Pretraining page (run {run.run_id})",
+        f"{registry.run_state(run)}, {progress['tokens_seen']:,} training tokens",
+        run.path,
+        created=run.created,
+    )
+
+
+def _reads_gpt2_text(run: Checkpoint) -> bool:
+    """A language model over GPT-2's whole vocabulary (the widgets feed it GPT-2 token IDs)."""
+    return run.head is None and run.config["vocab_size"] >= GPT2_VOCAB_SIZE
+
+
+def run_sources(entries: list[registry.RunEntry]) -> list[ModelSource]:
+    """Every complete language-model run that reads GPT-2 tokens, newest first."""
+    return [checkpoint_source(run) for run in registry.complete_runs(entries) if _reads_gpt2_text(run)]
+
+
+def model_sources(runs_root: Path | None = None, entries: list[registry.RunEntry] | None = None) -> list[ModelSource]:
+    """Every kind of model available now, most useful first: the current model (when there is one),
+    GPT-2 (listed even when it needs a download) and random weights."""
+    if entries is None:
+        entries = registry.list_entries(runs_root)
     sources = []
-    checkpoint = current_checkpoint(runs_root)
-    if checkpoint is not None:
-        progress = checkpoint.progress
-        sources.append(
-            ModelSource(
-                "checkpoint",
-                f"Your model from the Pretraining page (run {checkpoint.run_id})",
-                f"{checkpoint.status} after {int(progress.get('step', 0)):,} steps "
-                f"and {int(progress.get('tokens_seen', 0)):,} training tokens",
-                checkpoint.path,
-            )
-        )
+    usable = [e for e in entries if e.checkpoint is not None and _reads_gpt2_text(e.checkpoint)]
+    current = registry.current_run(usable, registry.pinned_id(runs_root))
+    if current is not None:
+        sources.append(checkpoint_source(current))
     weights = cached_gpt2_weights()
     gpt2 = "OpenAI's GPT-2 small (pretrained, 124 M parameters)"
     if weights is not None:

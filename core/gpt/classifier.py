@@ -26,7 +26,8 @@ from core.errors import UserError
 from core.gpt.checkpoint import (
     Checkpoint,
     CheckpointError,
-    empty_model,
+    HeadSpec,
+    Results,
     list_runs,
     load_weights_into,
     new_run_id,
@@ -41,7 +42,6 @@ from core.gpt.spam_data import LABELS, PAD_TOKEN_ID, Message, SpamDataset
 from core.paths import runs_dir
 
 POOLINGS = ("last", "mean", "max")
-CHECKPOINT_KIND = "classifier"
 UNKNOWN_ID, PAD_ID = 0, 1  # the first two IDs of a compact vocabulary
 
 
@@ -256,7 +256,7 @@ def classifiers_dir() -> Path:
 
 def list_classifiers(root: Path | None = None) -> list[Checkpoint]:
     """Saved classifiers under `root` (default `classifiers_dir()`), newest first."""
-    return [run for run in list_runs(root or classifiers_dir()) if run.settings.get("kind") == CHECKPOINT_KIND]
+    return [run for run in list_runs(root or classifiers_dir()) if run.head is not None]
 
 
 def save_classifier(
@@ -267,43 +267,44 @@ def save_classifier(
     history: list[dict[str, Any]] | None = None,
     settings: dict[str, Any] | None = None,
     progress: dict[str, int] | None = None,
+    results: Results | None = None,
 ) -> Checkpoint:
-    """Save weights (safetensors) and description (JSON) atomically; default folder: a new run under `classifiers_dir()`."""
+    """Save weights (safetensors) and description (JSON) atomically (default: a new run under `classifiers_dir()`).
+
+    The head spec and `results` get their own sections; evaluation results passed inside `settings`
+    (as `accuracy`, `confusion` and `misclassified_lines`) are moved into `results`."""
     run_dir = run_dir or run_path(new_run_id(), classifiers_dir())
-    record = {
-        "kind": CHECKPOINT_KIND,
-        "labels": list(classifier.labels),
-        "pooling": classifier.pooling,
-        "max_length": classifier.max_length,
-        "pad_id": classifier.pad_id,
-        "compact_vocab": classifier.id_map is not None,
-        **(settings or {}),
-    }
+    settings = dict(settings or {})
+    moved = {key: settings.pop(key) for key in ("accuracy", "confusion", "misclassified_lines") if key in settings}
+    if results is None and moved:
+        results = Results(**moved)
+    head = HeadSpec(tuple(classifier.labels), classifier.pooling, classifier.max_length, classifier.pad_id,
+                    classifier.id_map is not None)
     return save_checkpoint(
-        run_dir, classifier, status=status, history=history or [], settings=record,
-        progress=progress or {"step": 0, "epoch": 0, "tokens_seen": 0},
+        run_dir, classifier, status=status, history=history or [], settings=settings,
+        progress=progress or {"step": 0, "epoch": 0, "tokens_seen": 0}, head=head, results=results,
     )
 
 
 def load_classifier(path: Path | str) -> tuple[GPTClassifier, Checkpoint]:
-    """The classifier saved in run folder `path`, in evaluation mode; `CheckpointError` when it is not one."""
+    """The classifier saved in run folder `path`, in evaluation mode; `CheckpointError` when it is not one.
+    Built on the meta device, so nothing is allocated before the weight file's header fits the spec."""
     checkpoint = read_checkpoint(path)
-    record = checkpoint.settings
-    if record.get("kind") != CHECKPOINT_KIND:
+    head = checkpoint.head
+    if head is None:
         raise CheckpointError(f"{checkpoint.path} holds a language model, not a classifier")
     try:
-        labels = [str(label) for label in record["labels"]]
-        id_map = torch.zeros(GPT2_VOCAB_SIZE, dtype=torch.long) if record["compact_vocab"] else None
-        classifier = GPTClassifier(
-            empty_model(checkpoint.config), labels, record["pooling"], int(record["max_length"]),
-            int(record["pad_id"]), id_map,
-        )
-    except (KeyError, TypeError, ValueError) as err:
+        with torch.device("meta"):
+            classifier = GPTClassifier(GPTModel(checkpoint.config), head.labels, head.pooling, head.max_length,
+                                       head.pad_id)
+            if head.compact_vocab:  # its values are checked once loaded
+                classifier.id_map = torch.zeros(GPT2_VOCAB_SIZE, dtype=torch.long)
+    except UserError as err:
         raise CheckpointError(f"{checkpoint.path} has an invalid classifier description: {err}") from None
     load_weights_into(classifier, checkpoint)
     if classifier.id_map is not None:
         try:
             check_id_map(classifier.id_map, classifier.cfg["vocab_size"])
-        except ValueError as err:
+        except UserError as err:
             raise CheckpointError(f"{checkpoint.path}: {err}") from None
     return classifier.eval(), checkpoint

@@ -30,6 +30,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 REQUIRED_KEYS = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers")
+# Upper bounds, far above any model here (GPT-2 XL: 1600 wide, 48 layers), so that a typo or a hostile
+# checkpoint is refused in words instead of hanging or failing to allocate. Counting parameters on the
+# meta device (the Parameters page) works up to these.
+LIMITS = {"vocab_size": 1_000_000, "context_length": 131_072, "emb_dim": 16_384, "n_heads": 256, "n_layers": 256}
 OPTIONAL_DEFAULTS = {"drop_rate": 0.0, "qkv_bias": False, "tie_weights": False}
 
 
@@ -41,7 +45,7 @@ def get_preset(name: str, **overrides: Any) -> dict[str, Any]:
 
 
 def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Return a complete copy of `cfg`, or raise ValueError saying what is wrong."""
+    """Return a complete copy of `cfg`, or raise `UserError` (a ValueError) saying what is wrong."""
     missing = [key for key in REQUIRED_KEYS if key not in cfg]
     if missing:
         raise UserError(f"config is missing {', '.join(missing)}")
@@ -49,7 +53,9 @@ def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
     for key in REQUIRED_KEYS:
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise UserError(f"{key} must be a positive integer, got {value!r}")
+            raise UserError(f"{key} must be a positive integer, got {value!r:.40}")
+        if value > LIMITS[key]:
+            raise UserError(f"{key} must be at most {LIMITS[key]:,}, got {value:.3g}: choose a smaller model")
     if out["emb_dim"] % out["n_heads"]:
         raise UserError(
             f"emb_dim ({out['emb_dim']}) must be divisible by n_heads ({out['n_heads']}): "

@@ -8,6 +8,7 @@ the token embedding. `load_hf_gpt2` maps every tensor and refuses anything missi
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from core.errors import Unavailable, UserError
-from core.gpt.checkpoint import empty_model
+from core.gpt.checkpoint import DTYPES, MEMORY_BUDGET_BYTES, CheckpointError, empty_model, read_safetensors_header
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
 from core.paths import cache_dir
@@ -71,6 +72,11 @@ class _Source:
 
 
 def _copy(target: torch.Tensor, value: torch.Tensor) -> None:
+    """Copy one tensor, refusing integer or boolean data (a cast would hide a wrong file) and NaN."""
+    if not value.is_floating_point():
+        raise WeightsError(f"a GPT-2 tensor holds {value.dtype} values, not floating-point weights")
+    if not value.is_meta and not bool(torch.isfinite(value).all()):
+        raise WeightsError("the GPT-2 weights hold NaN or infinite values: the file is damaged; download it again")
     target.copy_(value.to(target.dtype))
 
 
@@ -89,7 +95,8 @@ def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> Non
             # Conv1D computes x @ W; nn.Linear computes x @ W.T, hence the transposes.
             qkv_w = src.take(h + "attn.c_attn.weight", (d, 3 * d)).T.split(d, dim=0)
             qkv_b = src.take(h + "attn.c_attn.bias", (3 * d,)).split(d)
-            for linear, w, b in zip((block.att.W_query, block.att.W_key, block.att.W_value), qkv_w, qkv_b, strict=False):
+            projections = (block.att.W_query, block.att.W_key, block.att.W_value)
+            for linear, w, b in zip(projections, qkv_w, qkv_b, strict=True):
                 _copy(linear.weight, w)
                 _copy(linear.bias, b)
             _copy(block.att.out_proj.weight, src.take(h + "attn.c_proj.weight", (d, d)).T)
@@ -105,8 +112,10 @@ def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> Non
         _copy(model.final_norm.shift, src.take("ln_f.bias", (d,)))
         head = src.take("lm_head.weight", (vocab, d)) if "lm_head.weight" in src else None
         if cfg["tie_weights"]:
-            if head is not None and not torch.equal(head, model.tok_emb.weight.to(head.dtype)):
-                raise WeightsError("this checkpoint's output head differs from its token embedding: use tie_weights=False")
+            if head is not None and not head.is_meta and not torch.equal(head, model.tok_emb.weight.to(head.dtype)):
+                raise WeightsError(
+                    "this checkpoint's output head differs from its token embedding: use tie_weights=False"
+                )
         else:
             _copy(model.out_head.weight, model.tok_emb.weight if head is None else head)
     unused = src.unused()
@@ -137,11 +146,38 @@ class _SafetensorsMapping(Mapping[str, torch.Tensor]):
         return len(self._keys)
 
 
+def _check_file(path: Path, cfg: dict[str, Any]) -> None:
+    """Refuse what is not a plain safetensors file within the memory budget, and a header whose
+    names, shapes or dtypes do not fit `cfg` (a dry run on the meta device), before allocating."""
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise WeightsError(f"{path} is not a readable safetensors file ({err.strerror or err})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise WeightsError(f"{path} is not a plain file (a pipe, device or folder): give the weights file itself")
+    if info.st_size > MEMORY_BUDGET_BYTES:
+        raise WeightsError(f"{path} has {info.st_size / 2**30:,.1f} GB, more than the "
+                           f"{MEMORY_BUDGET_BYTES / 2**30:,.0f} GB this app loads: use a smaller GPT-2")
+    try:
+        header = read_safetensors_header(path)
+    except CheckpointError as err:
+        raise WeightsError(f"{path} is not a readable safetensors file ({err})") from None
+    dtypes = {name: dtype for dtype, name in DTYPES.items()}
+    unknown = sorted(name for name, (dtype, _) in header.items() if dtype not in dtypes)
+    if unknown:
+        raise WeightsError(f"{path} stores {unknown[0]} as {header[unknown[0]][0]}, which this app does not read")
+    with torch.device("meta"):
+        shapes = {name: torch.empty(shape, dtype=dtypes[dtype]) for name, (dtype, shape) in header.items()}
+        load_hf_gpt2(GPTModel(cfg), shapes)
+
+
 def load_hf_gpt2_file(path: Path | str, cfg: dict[str, Any]) -> GPTModel:
     """A GPTModel for `cfg` with the weights of a GPT-2 `model.safetensors` file, in evaluation mode.
 
-    Tensors are read one at a time, so memory peaks near one copy of the model.
+    The file's header is checked first; tensors are then read one at a time, so memory peaks near
+    one copy of the model.
     """
+    _check_file(Path(path), cfg)
     model = empty_model(cfg)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:

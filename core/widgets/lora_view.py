@@ -152,8 +152,9 @@ def run_row(run_id: str, created: str, settings: dict[str, Any], history: Any, s
 def finetuning_runs(root: Path | None = None) -> list[dict[str, Any]]:
     """Every saved spam classifier under `root` (default `classifiers_dir()`), full and LoRA, newest first."""
     root = root or classifiers_dir()
-    rows = [run_row(run.run_id, run.created, run.settings, run.history, run.size_bytes)
-            for run in list_classifiers(root)]
+    rows = [run_row(run.run_id, run.created, {**run.settings, "accuracy": run.results and run.results.accuracy},
+                    run.history, run.size_bytes)
+            for run in list_classifiers(root)]  # a full classifier's results have their own section
     rows += [run_row(run.path.name, run.meta["created"], run.settings, run.settings.get("history"), run.size_bytes,
                      {"rank": run.rank, "alpha": run.alpha})
              for run in list_lora_runs(root) if run.settings.get("kind") == LORA_KIND]

@@ -8,7 +8,8 @@ from core.gpt.checkpoint import new_run_id, save_checkpoint
 from core.gpt.model import GPTModel
 from core.gpt.weights import HF_REPOS, WeightsUnavailable
 
-CFG = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+CFG = {"vocab_size": 50257, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0,
+       "tie_weights": True}
 
 
 @pytest.fixture
@@ -48,10 +49,38 @@ def test_a_checkpoint_comes_first_and_loads_its_weights(places):
                     progress={"step": 7, "epoch": 1, "tokens_seen": 448})
     first = ms.model_sources()[0]
     assert first.kind == "checkpoint" and first.trained and run.name in first.label
-    assert "7 steps" in first.detail and "stopped" in first.detail
+    assert "stopped at step 7" in first.detail
     loaded = ms.load_source(first)
     assert not loaded.training
     assert torch.equal(loaded.tok_emb.weight, model.tok_emb.weight)
+
+
+def test_the_current_model_is_pinned_or_finished_and_every_run_is_offered(places):
+    import json
+
+    from core.app import runs
+
+    root = places / "runs"
+    finished, stopped, damaged = "20240101-000000-aaaaaa", "20240102-000000-bbbbbb", "20240103-000000-cccccc"
+    for run_id, status in ((finished, "finished"), (stopped, "stopped"), (damaged, "finished")):
+        save_checkpoint(root / run_id, GPTModel(CFG), status=status, history=[], settings={},
+                        progress={"step": 2, "epoch": 1, "tokens_seen": 64})
+    meta = json.loads((root / damaged / "checkpoint.json").read_text())
+    meta["progress"]["step"] = "abc"
+    (root / damaged / "checkpoint.json").write_text(json.dumps(meta))
+    assert ms.model_sources()[0].run_id == finished  # the newer run was stopped early; the newest is damaged
+    entries = runs.list_entries(root)
+    assert [s.run_id for s in ms.run_sources(entries)] == [stopped, finished]
+    runs.pin_run(stopped, root)
+    assert ms.model_sources()[0].run_id == stopped
+    runs.delete_entry(next(e for e in runs.list_entries(root) if e.run_id == stopped), root)
+    assert ms.model_sources()[0].run_id == finished
+
+
+def test_a_run_that_cannot_read_gpt2_tokens_is_not_offered(places):
+    save_checkpoint(places / "runs" / new_run_id(), GPTModel({**CFG, "vocab_size": 300}), status="finished",
+                    history=[], settings={}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    assert [s.kind for s in ms.model_sources()] == ["random", "gpt2"]
 
 
 def test_cached_gpt2_is_found_without_network(places):

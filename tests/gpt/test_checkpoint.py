@@ -11,7 +11,6 @@ import torch
 import core.gpt.checkpoint as ckpt
 from core.gpt.checkpoint import (
     CheckpointError,
-    current_checkpoint,
     delete_run,
     list_runs,
     load_model,
@@ -185,8 +184,7 @@ def test_runs_are_listed_newest_first_and_broken_ones_skipped(tmp_path):
     (tmp_path / "notes").mkdir()
     runs = list_runs(tmp_path)
     assert [r.run_id for r in runs] == [second.name, first.name]
-    assert current_checkpoint(tmp_path).run_id == second.name and runs[0].status == "stopped"
-    assert current_checkpoint(tmp_path / "empty") is None
+    assert runs[0].status == "stopped" and list_runs(tmp_path / "empty") == []
     delete_run(first.name, tmp_path)
     assert [r.run_id for r in list_runs(tmp_path)] == [second.name]
 

@@ -289,7 +289,7 @@ def test_loading_refuses_language_models_and_damage(tmp_path):
         load_classifier(checkpoint.path)
     meta_path = checkpoint.path / "checkpoint.json"
     meta = json.loads(meta_path.read_text())
-    meta["settings"]["pooling"] = "sideways"
+    meta["head"]["pooling"] = "sideways"
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="invalid classifier description"):
         load_classifier(checkpoint.path)
@@ -322,7 +322,7 @@ def test_from_scratch_run_beats_chance_saves_and_classifies(real_slice, gpt2_enc
     assert isinstance(done, DoneEvent) and done.reason == "finished"
     assert evaluation.test.accuracy > 0.75 and evaluation.val.accuracy > 0.7  # chance is 0.5
     clf, checkpoint = load_classifier(done.checkpoint)
-    assert checkpoint.settings["accuracy"]["test"] == pytest.approx(evaluation.test.accuracy)
+    assert checkpoint.results.accuracy["test"] == pytest.approx(evaluation.test.accuracy)
     assert clf.id_map is not None and clf.cfg["n_layers"] == 1
     assert classify(clf, "URGENT! You have won a £1000 cash prize. Call 09061701461 now to claim").label == "spam"
     assert list_runs(tmp_path) == []  # classifiers are never listed as language models

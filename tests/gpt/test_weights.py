@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from safetensors.torch import save_file
 
-import core.gpt.weights
+import core.gpt.weights as weights
 from core.gpt.generate import generate
 from core.gpt.model import GPTModel
 from core.gpt.weights import (
@@ -109,7 +111,8 @@ def test_missing_and_mis_shaped_tensors_fail_loudly(hf_model):
         loaded(state)
     state = dict(hf_model.state_dict())
     state["transformer.h.0.attn.c_attn.weight"] = state["transformer.h.0.attn.c_attn.weight"].T
-    with pytest.raises(WeightsError, match=r"'h\.0\.attn\.c_attn\.weight' has shape \(96, 32\), the model needs \(32, 96\)"):
+    wrong = r"'h\.0\.attn\.c_attn\.weight' has shape \(96, 32\), the model needs \(32, 96\)"
+    with pytest.raises(WeightsError, match=wrong):
         loaded(state)
 
 
@@ -153,4 +156,38 @@ def test_download_failures_become_a_clear_error(monkeypatch, tmp_path):
         download_gpt2("gpt2-medium")
     assert calls == [("openai-community/gpt2-medium", "model.safetensors", tmp_path / "huggingface")]
     with pytest.raises(ValueError, match="unknown GPT-2 size"):
-        core.gpt.weights.download_gpt2("gpt3")
+        weights.download_gpt2("gpt3")
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    path = tmp_path / "model.safetensors"
+    os.mkfifo(path)
+    with pytest.raises(WeightsError, match="not a plain file"):
+        load_hf_gpt2_file(path, OURS)
+
+
+@pytest.mark.timeout(10)
+def test_the_header_is_checked_before_the_model_is_built(hf_model, tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in hf_model.state_dict().items() if k != "lm_head.weight"}, path)
+    monkeypatch.setattr(weights, "empty_model", lambda cfg: pytest.fail("allocated before checking"))
+    with pytest.raises(WeightsError, match="no place for"):
+        load_hf_gpt2_file(path, {**OURS, "n_layers": 1})
+    with pytest.raises(WeightsError, match="shape"):
+        load_hf_gpt2_file(path, {**OURS, "emb_dim": 64})
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
+def test_integer_or_boolean_weights_are_refused_not_cast(hf_model, dtype):
+    state = dict(hf_model.state_dict())
+    state["transformer.wte.weight"] = state["transformer.wte.weight"].to(dtype)
+    with pytest.raises(WeightsError, match="not floating-point"):
+        loaded(state)
+
+
+def test_nan_weights_are_refused(hf_model):
+    state = {k: v.clone() for k, v in hf_model.state_dict().items()}
+    state["transformer.ln_f.weight"][0] = float("nan")
+    with pytest.raises(WeightsError, match="NaN"):
+        loaded(state)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import types
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def test_app_opens_on_progress_with_sidebar_status(journal_copy):
     at = open_app()
     assert at.title[0].value == "Your journey through the book"
     status = texts(at.sidebar.markdown) + texts(at.sidebar.caption)
-    for label in ("App status", "GPT-2 vocabulary", "The Verdict", "SMS Spam Collection", "Model checkpoint"):
+    for label in ("App status", "GPT-2 vocabulary", "The Verdict", "SMS Spam Collection", "Current model"):
         assert label in status
     assert "none yet: train one on the Pretraining page" in status
 
@@ -70,16 +69,24 @@ def test_status_says_what_is_missing_and_how_to_fix_it(tmp_path, monkeypatch, jo
     assert "TIKTOKEN_CACHE_DIR" in captions and "the-verdict.txt" in captions
 
 
-def test_status_finds_the_newest_checkpoint(tmp_path, monkeypatch):
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(runs))
-    for name, mtime in (("run-old", 1_000_000_000), ("run-new", 1_700_000_000)):
-        (runs / name).mkdir(parents=True)
-        (runs / name / "checkpoint.json").write_text("{}")
-        os.utime(runs / name / "checkpoint.json", (mtime, mtime))
-    (runs / "half-written").mkdir()  # no checkpoint.json: ignored
+def test_status_names_the_current_model_pinned_else_newest_finished(tmp_path, monkeypatch):
+    from core.app import runs
+    from core.gpt.checkpoint import run_path, save_checkpoint
+    from core.gpt.model import GPTModel
+
+    root = tmp_path / "runs"
+    monkeypatch.setenv("LLM_JOURNAL_RUNS_DIR", str(root))
+    small = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2}
+    older, stopped = "20240101-000000-aaaaaa", "20240102-000000-bbbbbb"
+    for run_id, status in ((older, "finished"), (stopped, "stopped")):
+        save_checkpoint(run_path(run_id, root), GPTModel(small), status=status, history=[], settings={},
+                        progress={"step": 3, "epoch": 1, "tokens_seen": 48})
+    (root / "20240103-000000-cccccc").mkdir()  # half-written: never the current model
     item = sidebar.checkpoint_status()
-    assert item.ok and "run-new" in item.detail
+    assert item.ok and older in item.detail and "finished after 3 steps" in item.detail
+    runs.pin_run(stopped, root)
+    item = sidebar.checkpoint_status()
+    assert stopped in item.detail and "pinned" in item.detail and "stopped at step 3" in item.detail
 
 
 @pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "data" / "tiktoken-cache").is_dir(),

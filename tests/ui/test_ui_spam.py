@@ -181,7 +181,7 @@ def test_batch_csv_is_classified_and_offered_for_download(with_classifier):
     assert "3 messages from column `text` and labels from `label`" in texts(at.caption)
     at.button(key=f"{KEY}_batch_run").click().run()
     assert not at.exception
-    table = at.dataframe[-1].value
+    table = next(df.value for df in at.dataframe if "note" in df.value.columns)
     assert table["message"].tolist()[:2] == ["Hi mum, home by 6", "WIN a FREE holiday! Call 0800 now"]
     assert "empty" in table["note"].tolist()[2]
     assert "Against the file's labels:" in texts(at.markdown) and "of 2 right" in texts(at.markdown)
@@ -202,6 +202,14 @@ def test_bad_csv_files_get_a_clear_message(with_classifier, content, message):
     assert not at.exception
     assert message in texts(at.error)
     assert not [b for b in at.button if b.key == f"{KEY}_batch_run"]
+
+
+def test_saved_classifiers_are_listed_with_their_state_and_size(with_classifier):
+    at = open_page()
+    table = next(df.value for df in at.dataframe if "size on disk (MB)" in df.value.columns)
+    assert len(table) == 1 and "stopped at step 20" in table["status"].iloc[0]
+    assert table["size on disk (MB)"].iloc[0] > 0
+    assert at.button(key=f"{KEY}_delete").disabled  # nothing goes without the tick
 
 
 def test_compact_version_without_and_with_a_classifier(empty_runs, with_classifier, monkeypatch):

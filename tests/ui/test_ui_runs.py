@@ -137,7 +137,7 @@ def test_no_page_names_a_deleted_run_as_the_current_model(bad_runs):
         yield StartEvent(finished.run_id, SMALL, 64, 16, 4, 4, None)
         yield DoneEvent("finished", 4, 1, 64, 1.0, checkpoint=str(finished.path))
 
-    live = shared_training().start("pretraining", "a test run", work)
+    live = shared_training().start(work, "pretraining", summary="a test run")
     assert live.job.join(30)
     at = open_app("pages/pretraining.py")
     assert "it is now the current model" in " ".join(s.value for s in at.success)

@@ -12,6 +12,7 @@ import torch
 
 from core.errors import UserError
 from core.gpt.attention import AttentionSteps, attention_steps
+from core.text import plural
 from core.widgets import attention_view as av
 from ui.heatmap import heatmap, numbered
 from ui.models import choose_model
@@ -269,7 +270,7 @@ def model_section(key: str) -> None:
     show(token_bars(weights, labels[: query + 1], f"attention of {labels[query]} in layer {layer + 1}"))
     st.caption("Only the token itself and the ones before it get weight: the causal mask hides the rest.")
 
-    with st.expander(f"All {n_heads} heads of layer {layer + 1}"):
+    with st.expander(f"All {plural(n_heads, 'head')} of layer {layer + 1}"):
         cell = max(4, 150 // len(labels))
         cols = st.columns(4)
         for h in range(n_heads):

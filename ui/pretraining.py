@@ -54,6 +54,7 @@ from core.gpt.pretrain import (
 )
 from core.gpt.tokenizers import TokenizerUnavailable, encode
 from core.gpt.train import TrainSettings
+from core.text import plural
 from core.widgets import run_view
 from ui import training_job as tj
 from ui.charts import loss_chart, perplexity_chart
@@ -242,7 +243,7 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
     if not estimate.fits:
         return None
     action = f"resume run {resume.run_id}" if resume else preset
-    summary = f"{action} on {corpus.label.lower()}, {settings.epochs} epoch{'s' * (settings.epochs > 1)}"
+    summary = f"{action} on {corpus.label.lower()}, {plural(settings.epochs, 'epoch')}"
     return Plan(corpus, preset, settings, int(batch_size), cfg["context_length"], resume,
                 sample_prompt.strip(), summary)
 
@@ -250,7 +251,7 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
 def _run_label(run: Checkpoint) -> str:
     progress = run.progress
     return (f"{run.run_id} · {run.settings.get('preset', 'custom')} · {run.status} after "
-            f"{int(progress.get('step', 0)):,} steps")
+            f"{plural(int(progress.get('step', 0)), 'step')}")
 
 
 def _show_estimate(estimate: Any) -> None:
@@ -259,7 +260,7 @@ def _show_estimate(estimate: Any) -> None:
     memory = f"about {estimate.memory_bytes / 2**30:,.1f} GB of memory"
     if estimate.available_bytes is not None:
         memory += f" ({estimate.available_bytes / 2**30:,.1f} GB free now)"
-    text = (f"**{estimate.total_steps:,} steps** ({estimate.steps_per_epoch:,} per epoch, "
+    text = (f"**{plural(estimate.total_steps, 'step')}** ({estimate.steps_per_epoch:,} per epoch, "
             f"{estimate.train_tokens:,} training tokens): about **{format_duration(estimate.seconds)}** at "
             f"{speed}, evaluations and samples included; {memory}.")
     if not estimate.fits:
@@ -342,7 +343,7 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
     tj.progress_bar(progress)
     _metrics(progress)
     verb = "Finished" if done["reason"] == "finished" else "Stopped"
-    st.success(f"{verb} after {done['step']:,} steps and {done['tokens_seen']:,} tokens "
+    st.success(f"{verb} after {plural(done['step'], 'step')} and {plural(done['tokens_seen'], 'token')} "
                f"({format_duration(done['elapsed'])}). The checkpoint is saved: it is now the current model "
                "for the Sampling and Spam classifier pages, and you can resume it above.",
                icon=":material/check_circle:")
@@ -376,7 +377,7 @@ def _saved_view(key: str, compact: bool) -> None:
         st.caption("No run yet: start one above, and its loss curves appear here live.")
         return
     st.markdown(f"**Current model: run {current.run_id}** ({current.status} after "
-                f"{int(current.progress.get('step', 0)):,} steps)")
+                f"{plural(int(current.progress.get('step', 0)), 'step')})")
     _charts(key, current.history, f"run {current.run_id}", compact, exclude=current.run_id)
 
 

@@ -42,6 +42,7 @@ from core.gpt.spam_data import (
 )
 from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
 from core.paths import SMS_SPAM_FILE, cache_dir, data_dir, find_data_file
+from core.text import plural
 from core.widgets import run_view
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
@@ -165,7 +166,7 @@ def finetune_section(key: str, messages: list[Message]) -> None:
         return
     if st.button("Start fine-tuning", type="primary", key=f"{key}_start_button", icon=":material/play_arrow:"):
         label = "from scratch" if source is None else f"from {source.kind}"
-        epochs_text = f"{recipe.settings.epochs} epoch{'s' * (recipe.settings.epochs > 1)}"
+        epochs_text = plural(recipe.settings.epochs, "epoch")
         summary = f"{label}{' with LoRA' * bool(lora)}, {epochs_text}"
         base_ref = None if source is None else {"kind": source.kind, "path": str(source.path)}
 
@@ -245,7 +246,7 @@ def _live_view(key: str) -> None:
         saved = ("Only its LoRA adapter is saved: compare it with full fine-tuning on the LoRA page."
                  if done.get("checkpoint") and is_adapter(done["checkpoint"])
                  else "The classifier is saved and is now the one used below.")
-        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {saved}",
+        st.success(f"{verb} after {plural(done['step'], 'step')} ({format_duration(done['elapsed'])}){tested}. {saved}",
                    icon=":material/check_circle:")
     rows = run_view.loss_rows(events, "this run")
     if rows:
@@ -326,9 +327,9 @@ def results_section(key: str, chosen: Checkpoint, classifier: GPTClassifier, mes
         if not lines:
             st.success(f"No {SPLITS[split]} message was misclassified.", icon=":material/check_circle:")
         elif messages is None:
-            st.caption(f"{len(lines)} messages were misclassified; the dataset is needed to show them.")
+            st.caption(f"{plural(len(lines), 'message')} misclassified; the dataset is needed to show them.")
         else:
-            st.markdown(f"**{len(lines)} misclassified {SPLITS[split]} message{'s' * (len(lines) != 1)}**")
+            st.markdown(f"**{plural(len(lines), f'misclassified {SPLITS[split]} message')}**")
             st.dataframe(pd.DataFrame(_misclassified(str(chosen.path), chosen.created, tuple(lines))),
                          hide_index=True, width="stretch", height=260,
                          column_config={"spam probability": st.column_config.ProgressColumn(
@@ -429,8 +430,8 @@ def batch_section(key: str, chosen: Checkpoint, classifier: GPTClassifier) -> No
     results = st.session_state.get(done_key)
     if results is None or results[0] != ident:
         labelled = f" and labels from `{batch.label_column}`" if batch.label_column else ""
-        st.caption(f"{len(batch.texts):,} messages from column `{batch.text_column}`{labelled}.")
-        if not st.button(f"Classify {len(batch.texts):,} messages", type="primary", key=f"{key}_batch_run"):
+        st.caption(f"{plural(len(batch.texts), 'message')} from column `{batch.text_column}`{labelled}.")
+        if not st.button(f"Classify {plural(len(batch.texts), 'message')}", type="primary", key=f"{key}_batch_run"):
             return
         bar = st.progress(0.0, text="Classifying...")
         rows = []

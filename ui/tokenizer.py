@@ -22,6 +22,7 @@ from core.gpt.bpe import BPETokenizer, train_bpe
 from core.gpt.config import PRESETS
 from core.gpt.data import TextTooShortError
 from core.gpt.tokenizers import TokenizerUnavailable, UnknownWordError, gpt2_tokenizer
+from core.text import plural
 from core.widgets import token_view as tv
 from core.widgets.embedding_view import embed_tokens
 from ui.heatmap import heatmap, numbered
@@ -248,7 +249,7 @@ def tokens_section(text: str, s: Settings) -> tv.Tokenized | None:
     )
     show_counts(result)
     show_round_trip(result)
-    with st.expander(f"All {result.n_tokens:,} tokens as a table"):
+    with st.expander(f"All {plural(result.n_tokens, 'token')} as a table"):
         st.dataframe(token_table(result), hide_index=True)
     return result
 
@@ -295,7 +296,7 @@ def unknown_word_section(key: str, s: Settings) -> None:
         except (TokenizerUnavailable, CorpusUnavailable, CorpusError) as err:
             st.caption(f"{name}: not available here ({type(err).__name__}).")
             continue
-        st.markdown(f"**{result.tokenizer}**: {result.n_tokens} tokens")
+        st.markdown(f"**{result.tokenizer}**: {plural(result.n_tokens, 'token')}")
         st.html(chips_html(result.tokens))
 
 
@@ -387,7 +388,7 @@ def embedding_section(key: str, ids: list[int], labels: list[str], vocab_size: i
     n = len(ids)
     st.markdown(
         f"Token table: **{steps.token_table_shape[0]:,} × {emb_dim}** · positional table: "
-        f"**{n} × {emb_dim}** · for these {n} tokens, three matrices of **{n} × {emb_dim}** "
+        f"**{n} × {emb_dim}** · for these {plural(n, 'token')}, three matrices of **{n} × {emb_dim}** "
         f"(a batch of 8 windows would be 8 × {n} × {emb_dim}; GPT-2 small uses {PRESETS['gpt2-small']['emb_dim']} "
         "dimensions)."
     )
@@ -421,6 +422,6 @@ def compact(key: str) -> None:
     show_chips(result, limit=150)
     per_token = result.chars_per_token
     st.caption(
-        f"{result.tokenizer}: {result.n_chars:,} characters → {result.n_tokens:,} tokens"
+        f"{result.tokenizer}: {plural(result.n_chars, 'character')} → {plural(result.n_tokens, 'token')}"
         + ("" if per_token is None else f" ({per_token:.2f} characters per token)")
     )

@@ -30,6 +30,7 @@ from core.text import plural
 from core.widgets import sampling_view as sv
 from core.widgets.run_view import shorten_line_breaks
 from core.widgets.token_view import bytes_label
+from ui.long_text import within_limit
 from ui.models import choose_model, newest_model
 
 MAX_PROMPT_CHARS = 5_000
@@ -76,7 +77,7 @@ def model_section(key: str) -> tuple[ModelSource, GPTModel] | None:
 def prompt_section(key: str, model: GPTModel, compact: bool = False) -> Prompt | None:
     """The prompt as GPT-2 tokens; None (with the reason) when it is empty or unusable."""
     field = st.text_input if compact else st.text_area
-    text = field("Prompt", DEFAULT_PROMPT, max_chars=MAX_PROMPT_CHARS, key=f"{key}_prompt")
+    text = within_limit(field("Prompt", DEFAULT_PROMPT, key=f"{key}_prompt"), MAX_PROMPT_CHARS)
     if not text.strip():
         st.info("Type a prompt: the model continues whatever text you give it.", icon=":material/edit:")
         return None

@@ -46,6 +46,7 @@ from core.text import plural
 from core.widgets import run_view
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
+from ui.long_text import within_limit
 
 REFRESH_S = 1.0
 SCRATCH = "scratch"
@@ -379,8 +380,8 @@ def try_section(key: str, classifier: GPTClassifier, compact: bool = False) -> N
     cols[1].button("Example: a normal message", key=f"{key}_example_ham", on_click=_use_example, args=(key, "ham"),
                    icon=":material/chat:", width="stretch")
     field = st.text_input if compact else st.text_area
-    text = field("Message", key=f"{key}_message", max_chars=MAX_MESSAGE_CHARS,
-                 placeholder="Type or paste a text message")
+    text = within_limit(field("Message", key=f"{key}_message", placeholder="Type or paste a text message"),
+                        MAX_MESSAGE_CHARS)
     try:
         prediction = classify(classifier, text)
     except ClassifierInputError:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import sampling as sm
 from ui import side_by_side
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -25,6 +26,7 @@ if chosen is not None:
 
     st.subheader("2 · How to choose the next token")
     strategy = sm.strategy_section(KEY)
+    show_code("sampling_stages")
 
     if prompt is not None:
         st.subheader("3 · One token at a time")
@@ -32,6 +34,7 @@ if chosen is not None:
 
         st.subheader("4 · Many tokens at once")
         sm.generate_section(KEY, model, prompt, strategy)
+        show_code("generate")
 
         st.subheader("5 · Two models side by side")
         side_by_side.section(KEY, prompt.ids, strategy, sm.seed(KEY))

@@ -44,9 +44,11 @@ from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, 
 from core.paths import SMS_SPAM_FILE, cache_dir, data_dir, find_data_file
 from core.text import plural
 from core.widgets import run_view
+from core.widgets.spam_explain import CannotExplain, token_influence
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
 from ui.long_text import within_limit
+from ui.token_colors import show_colored_tokens
 
 REFRESH_S = 1.0
 SCRATCH = "scratch"
@@ -394,9 +396,30 @@ def try_section(key: str, classifier: GPTClassifier, compact: bool = False) -> N
     verdict = ":red[**spam**]" if prediction.label == "spam" else ":blue[**not spam (ham)**]"
     st.markdown(f"The classifier says {verdict}: {max(spam, 1 - spam):.1%} sure.")
     st.altair_chart(probability_bar(prediction.probabilities), width="stretch")
+    if not compact:
+        why_section(classifier, text)
     if prediction.truncated:
         st.caption(f"The message is long: only its first {prediction.tokens_used} tokens were read, "
                    "as in training.")
+
+
+def why_section(classifier: GPTClassifier, text: str) -> None:
+    """Which tokens pushed the answer: how the spam probability changes when each one is left out."""
+    try:
+        influence = token_influence(classifier, text)
+    except CannotExplain as err:
+        st.caption(f"Which tokens mattered is not shown: {err}.")
+        return
+    st.markdown("**Why?** Each token, coloured by how much it moved the spam probability:")
+    show_colored_tokens(influence)
+    strongest = sorted(influence, key=lambda piece: -abs(piece[1]))[:5]
+    st.dataframe(pd.DataFrame({"token": [repr(t) for t, _ in strongest], "points": [d * 100 for _, d in strongest]}),
+                 hide_index=True, column_config={"points": st.column_config.NumberColumn(
+                     "change in spam probability (points)", format="%+.1f")})
+    st.caption("Each token was left out in turn and the message classified again. Red: without it the message "
+               "looks less like spam, so it pushed towards spam; blue: it pushed towards ham. The stronger the "
+               "colour, the bigger the push (hover a token for the number). One token at a time: words that only "
+               "matter together can each look small.")
 
 
 def probability_bar(probabilities: dict[str, float]) -> alt.Chart:

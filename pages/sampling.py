@@ -26,15 +26,15 @@ if chosen is not None:
 
     st.subheader("2 · How to choose the next token")
     strategy = sm.strategy_section(KEY)
-    show_code("sampling_stages")
 
     if prompt is not None:
         st.subheader("3 · One token at a time")
         sm.steps_section(KEY, model, prompt, strategy)
+        show_code("sampling_stages")
 
         st.subheader("4 · Many tokens at once")
-        sm.generate_section(KEY, model, prompt, strategy)
         show_code("generate")
+        sm.generate_section(KEY, model, prompt, strategy)
 
         st.subheader("5 · Two models side by side")
         side_by_side.section(KEY, prompt.ids, strategy, sm.seed(KEY))

@@ -22,6 +22,7 @@ corpus = pt.corpus_section(KEY)
 
 st.subheader("2 · The model and the training settings")
 plan = pt.plan_section(KEY, corpus) if corpus is not None else None
+show_code("calc_loss_batch")
 show_code("calc_loss_loader")
 
 st.subheader("3 · Training, live")

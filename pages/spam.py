@@ -27,7 +27,8 @@ if messages is not None:
 else:
     st.caption("Fine-tuning needs the dataset (see above).")
 spam.live_section(KEY)
-show_code("train_classifier")
+show_code("finetune")
+show_code("loss_and_accuracy")
 
 st.subheader("3 · How well it does")
 chosen = spam.choose_classifier(KEY)

@@ -14,13 +14,15 @@ from typing import Any
 
 from core.gpt.attention import MultiHeadAttention, attention_steps
 from core.gpt.bpe import train_bpe
-from core.gpt.classifier import GPTClassifier, classify, train_classifier
+from core.gpt.classifier import GPTClassifier, classify
 from core.gpt.data import GPTDataset
+from core.gpt.finetune import finetune, loss_and_accuracy
 from core.gpt.generate import generate, sampling_stages
 from core.gpt.model import GPTModel, TransformerBlock
 from core.gpt.params import count_parameters
+from core.gpt.pretrain import calc_loss_batch, calc_loss_loader
 from core.gpt.tokenizers import SimpleTokenizerV1, SimpleTokenizerV2
-from core.gpt.train import calc_loss_batch, calc_loss_loader, train
+from core.gpt.train import train
 from core.paths import PROJECT_ROOT
 from core.widgets.embedding_view import embed_tokens
 from core.widgets.spam_explain import token_influence
@@ -60,7 +62,8 @@ STEPS: dict[str, Step] = {
     "generate": Step(generate, "5.3.3", "5.4"),
     # Chapter 6: fine-tuning for classification
     "gpt_classifier": Step(GPTClassifier, "6.5"),
-    "train_classifier": Step(train_classifier, "6.7", "6.10"),
+    "loss_and_accuracy": Step(loss_and_accuracy, "6.6"),
+    "finetune": Step(finetune, "6.7", "6.10"),
     "classify": Step(classify, "6.8", "6.12"),
     "token_influence": Step(token_influence, "6.8"),  # ours: the book stops at the label
 }

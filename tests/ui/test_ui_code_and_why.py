@@ -45,9 +45,9 @@ def code_expanders(at: AppTest) -> dict[str, str]:
         ("tokenizer.py", ["simple_tokenizer", "simple_tokenizer_v2", "bpe", "sliding_window", "embeddings"]),
         ("attention.py", ["attention_steps", "multi_head_attention"]),
         ("parameters.py", ["gpt_model", "transformer_block", "count_parameters"]),
-        ("pretraining.py", ["calc_loss_loader", "train_loop"]),
+        ("pretraining.py", ["calc_loss_batch", "calc_loss_loader", "train_loop"]),
         ("sampling.py", ["sampling_stages", "generate"]),
-        ("spam.py", ["train_classifier"]),
+        ("spam.py", ["finetune", "loss_and_accuracy"]),
     ],
 )
 def test_every_widget_page_shows_the_code_it_runs(page, steps):

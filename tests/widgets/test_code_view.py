@@ -8,7 +8,6 @@ import pytest
 
 import core.gpt.model
 import core.gpt.params
-import core.gpt.train
 import ui.attention
 import ui.parameters
 import ui.pretraining
@@ -21,9 +20,14 @@ from core.widgets import token_view as tv
 from core.widgets.code_view import LISTING, SECTION, STEPS, code_for
 
 
-def training_loop():
-    """The loop the Pretraining page's `pretrain_run` calls."""
-    return inspect.unwrap(ui.pretraining.pretrain_run).__globals__["train"]
+def used_by_pretraining(name: str):
+    """What the Pretraining page's `pretrain_run` calls by `name`."""
+    return inspect.unwrap(ui.pretraining.pretrain_run).__globals__[name]
+
+
+def used_by_finetuning(name: str):
+    """What the Spam page's `finetune_run` calls by `name`."""
+    return inspect.unwrap(ui.spam.finetune_run).__globals__[name]
 
 
 # What each widget actually calls for a step, found from the widget's own module (a moved or renamed
@@ -39,13 +43,14 @@ USED_BY_WIDGETS = {
     "transformer_block": lambda: core.gpt.model.TransformerBlock,
     "gpt_model": lambda: core.gpt.params.GPTModel,
     "count_parameters": lambda: ui.parameters.count_parameters,
-    "calc_loss_batch": lambda: inspect.unwrap(training_loop()).__globals__["calc_loss_batch"],
-    "calc_loss_loader": lambda: core.gpt.train.evaluate.__globals__["calc_loss_loader"],
-    "train_loop": training_loop,
+    "calc_loss_batch": lambda: used_by_pretraining("calc_loss_batch"),
+    "calc_loss_loader": lambda: used_by_pretraining("calc_loss_loader"),
+    "train_loop": lambda: used_by_pretraining("train"),
     "sampling_stages": lambda: generate_module.next_token_distribution.__globals__["sampling_stages"],
     "generate": lambda: ui.sampling.generate,
     "gpt_classifier": lambda: ui.spam.GPTClassifier,
-    "train_classifier": lambda: ui.spam.finetune_run.__globals__["train_classifier"],
+    "loss_and_accuracy": lambda: used_by_finetuning("loss_and_accuracy"),
+    "finetune": lambda: used_by_finetuning("finetune"),
     "classify": lambda: ui.spam.classify,
     "token_influence": lambda: ui.spam.token_influence,
 }

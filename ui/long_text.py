@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.gpt.tokenizers import MAX_TEXT_CHARS
 from core.widgets.token_view import prepare_text
 
 
-def within_limit(text: str | None, limit: int) -> str:
+def within_limit(text: str | None, limit: int = MAX_TEXT_CHARS) -> str:
     """`text` cut to its first `limit` characters (lone surrogates replaced), with a warning for each change."""
     prepared = prepare_text(text or "", limit)
     for note in prepared.notes:

@@ -26,6 +26,7 @@ from core.text import plural
 from core.widgets import token_view as tv
 from core.widgets.embedding_view import embed_tokens
 from ui.heatmap import heatmap, numbered
+from ui.long_text import within_limit
 
 GPT2 = "GPT-2 BPE (tiktoken)"
 SIMPLE_V1 = "Simple tokenizer V1"
@@ -75,11 +76,7 @@ def gpt2_problem() -> str | None:
 
 def text_input(key: str, default: str = tv.UNKNOWN_WORD_EXAMPLE, height: int = 120) -> str:
     """A text box; a huge paste is cut to the app's limit with a message saying so."""
-    raw = st.text_area("Text to tokenize", default, key=f"{key}_text", height=height)
-    prepared = tv.prepare_text(raw or "")
-    for note in prepared.notes:
-        st.warning(note)
-    return prepared.text
+    return within_limit(st.text_area("Text to tokenize", default, key=f"{key}_text", height=height))
 
 
 def settings(key: str) -> Settings:

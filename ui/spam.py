@@ -6,6 +6,7 @@ a fragment like the pretraining chart; classifying uses a saved classifier, load
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -397,19 +398,25 @@ def try_section(key: str, classifier: GPTClassifier, compact: bool = False) -> N
     st.markdown(f"The classifier says {verdict}: {max(spam, 1 - spam):.1%} sure.")
     st.altair_chart(probability_bar(prediction.probabilities), width="stretch")
     if not compact:
-        why_section(classifier, text)
+        why_section(key, classifier, text)
     if prediction.truncated:
         st.caption(f"The message is long: only its first {prediction.tokens_used} tokens were read, "
                    "as in training.")
 
 
-def why_section(classifier: GPTClassifier, text: str) -> None:
+def why_section(key: str, classifier: GPTClassifier, text: str) -> None:
     """Which tokens pushed the answer: how the spam probability changes when each one is left out."""
-    try:
-        influence = token_influence(classifier, text)
-    except CannotExplain as err:
-        st.caption(f"Which tokens mattered is not shown: {err}.")
-        return
+    # Remembered per session while the text and classifier stay (a weak reference never keeps a model alive).
+    memo = st.session_state.get(f"{key}_why")
+    if memo is not None and memo[0]() is classifier and memo[1] == text:
+        influence = memo[2]
+    else:
+        try:
+            influence = token_influence(classifier, text)
+        except CannotExplain as err:
+            st.caption(f"Which tokens mattered is not shown: {err}.")
+            return
+        st.session_state[f"{key}_why"] = (weakref.ref(classifier), text, influence)
     st.markdown("**Why?** Each token, coloured by how much it moved the spam probability:")
     show_colored_tokens(influence)
     strongest = sorted(influence, key=lambda piece: -abs(piece[1]))[:5]

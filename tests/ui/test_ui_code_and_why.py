@@ -10,6 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 from widget_helpers import PAGES, fresh_training_slot, run_script, texts
 
+import ui.spam
 from core.gpt.classifier import GPTClassifier, save_classifier
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
@@ -117,3 +118,15 @@ def test_the_spam_tester_cuts_a_long_message_and_still_answers(saved_classifier)
     assert not at.exception
     assert "The text has 22,100 characters; only the first 20,000" in texts(at.warning)
     assert any("The classifier says" in m.value for m in at.markdown)
+
+
+def test_the_explanation_is_worked_out_once_per_message(saved_classifier, monkeypatch):
+    calls = []
+    real = ui.spam.token_influence
+    monkeypatch.setattr(ui.spam, "token_influence", lambda *args: calls.append(args[1]) or real(*args))
+    at = run_script(str(PAGES / "spam.py"))
+    at.text_area(key="spam_message").set_value(WALKTHROUGH).run()
+    at.radio(key="spam_split").set_value("val").run()  # any other rerun
+    assert calls == [WALKTHROUGH]
+    at.text_area(key="spam_message").set_value("Sorry, running late!").run()
+    assert calls == [WALKTHROUGH, "Sorry, running late!"]

@@ -88,7 +88,8 @@ def _problem(module: str, name: str, widgets: set[str]) -> str | None:
         layer = next((p for p in ALLOWED_CORE if within(module, p)), None)
         allowed = ALLOWED_CORE.get(layer, ()) if layer else ()
         if name != "core" and not any(within(name, p) for p in allowed):
-            return f"{layer or 'the core root'} may import only {', '.join(allowed) or 'core.paths, errors, atomic, text'}"
+            root_only = "core.paths, errors, atomic, text"
+            return f"{layer or 'the core root'} may import only {', '.join(allowed) or root_only}"
         return None
     if within(module, "ui"):
         target = next((w for w in widgets if within(name, w)), None)

@@ -16,8 +16,12 @@ os.environ.update(tiktoken_environment())
 
 st.set_page_config(page_title="LLM journal", page_icon=":material/menu_book:", layout="wide")
 
+# The default page is served at "/" only, whatever its url_path (here just its identity), so a bookmarked
+# /progress would find no page: a hidden page at that path sends the visit on to it.
+progress = st.Page("pages/progress.py", title="Progress", icon=":material/insights:", url_path="home", default=True)
 journal_pages = [
-    st.Page("pages/progress.py", title="Progress", icon=":material/insights:", url_path="progress", default=True),
+    progress,
+    st.Page(lambda: st.switch_page(progress), title="Progress", url_path="progress", visibility="hidden"),
     st.Page("pages/entries.py", title="Entries", icon=":material/book:", url_path="entries"),
     st.Page("pages/new_entry.py", title="New entry", icon=":material/edit_note:", url_path="new-entry"),
 ]

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import attention as att
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -18,5 +19,7 @@ if inputs is not None:
     settings = att.settings("att")
     heads = att.run_attention(inputs, settings)
     att.steps_section(inputs, heads, settings)
+    show_code("attention_steps")
     att.focus_section("att", inputs, heads, settings)
 att.model_section("att")
+show_code("multi_head_attention")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import parameters as par
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -18,5 +19,8 @@ if chosen is not None:
     name, cfg = chosen
     count = par.totals_section(name, cfg)
     par.components_section(count, cfg)
+    show_code("gpt_model")
+    show_code("transformer_block")
     par.sizes_section(name, cfg)
     par.compute_section("par", cfg)
+    show_code("count_parameters")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import pretraining as pt
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -21,10 +22,13 @@ corpus = pt.corpus_section(KEY)
 
 st.subheader("2 · The model and the training settings")
 plan = pt.plan_section(KEY, corpus) if corpus is not None else None
+show_code("calc_loss_batch")
+show_code("calc_loss_loader")
 
 st.subheader("3 · Training, live")
 pt.start_section(KEY, plan)
 pt.live_section(KEY)
+show_code("train_loop")
 
 st.subheader("4 · Saved runs")
 pt.runs_section(KEY)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import sampling as sm
 from ui import side_by_side
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -29,8 +30,10 @@ if chosen is not None:
     if prompt is not None:
         st.subheader("3 · One token at a time")
         sm.steps_section(KEY, model, prompt, strategy)
+        show_code("sampling_stages")
 
         st.subheader("4 · Many tokens at once")
+        show_code("generate")
         sm.generate_section(KEY, model, prompt, strategy)
 
         st.subheader("5 · Two models side by side")

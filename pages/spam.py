@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import spam
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -26,15 +27,19 @@ if messages is not None:
 else:
     st.caption("Fine-tuning needs the dataset (see above).")
 spam.live_section(KEY)
+show_code("finetune")
+show_code("loss_and_accuracy")
 
 st.subheader("3 · How well it does")
 chosen = spam.choose_classifier(KEY)
 if chosen is not None:
     checkpoint, classifier = chosen
     spam.results_section(KEY, checkpoint, classifier, messages)
+    show_code("gpt_classifier")
 
     st.subheader("4 · Try a message")
     spam.try_section(KEY, classifier)
+    show_code("classify")
 
     st.subheader("5 · Test a whole file")
     spam.batch_section(KEY, checkpoint, classifier)

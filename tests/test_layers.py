@@ -1,6 +1,6 @@
 """The packages depend on each other in one direction only, checked on every module's imports.
 
-    core (paths, errors, atomic)   imports only itself
+    core (paths, errors, atomic, text)   imports only itself
     core.gpt      the book's GPT   + core
     core.journal  the journal      + core              (independent of the GPT)
     core.widgets  what widgets compute: + core, core.gpt
@@ -24,7 +24,7 @@ import pytest
 from core.paths import PROJECT_ROOT
 from ui.widget_registry import WIDGET_PAGES
 
-CORE_ROOT = {"core.paths", "core.errors", "core.atomic", "core"}
+CORE_ROOT = {"core.paths", "core.errors", "core.atomic", "core.text", "core"}
 ALLOWED_CORE = {
     "core.gpt": ("core.gpt",),
     "core.journal": ("core.journal",),
@@ -88,7 +88,8 @@ def _problem(module: str, name: str, widgets: set[str]) -> str | None:
         layer = next((p for p in ALLOWED_CORE if within(module, p)), None)
         allowed = ALLOWED_CORE.get(layer, ()) if layer else ()
         if name != "core" and not any(within(name, p) for p in allowed):
-            return f"{layer or 'the core root'} may import only {', '.join(allowed) or 'core.paths, errors, atomic'}"
+            root_only = "core.paths, errors, atomic, text"
+            return f"{layer or 'the core root'} may import only {', '.join(allowed) or root_only}"
         return None
     if within(module, "ui"):
         target = next((w for w in widgets if within(name, w)), None)

@@ -12,8 +12,10 @@ import torch
 
 from core.errors import UserError
 from core.gpt.attention import AttentionSteps, attention_steps
+from core.text import plural
 from core.widgets import attention_view as av
 from ui.heatmap import heatmap, numbered
+from ui.long_text import within_limit
 from ui.models import choose_model
 
 TOY = "The book's example"
@@ -50,7 +52,7 @@ def inputs_section(key: str) -> av.AttentionInputs | None:
     if source == TOY:
         return av.toy_inputs()
     left, right = st.columns([3, 1])
-    text = left.text_input("Your text", DEFAULT_TEXT, key=f"{key}_text", max_chars=2_000)
+    text = within_limit(left.text_input("Your text", DEFAULT_TEXT, key=f"{key}_text"), 2_000)
     dim = right.slider("Numbers per token", 2, 8, 3, key=f"{key}_dim")
     try:
         inputs = av.text_inputs(text or "", dim, av.MAX_TEXT_TOKENS)
@@ -234,7 +236,7 @@ def model_section(key: str) -> None:
     if chosen is None:
         return
     source, model = chosen
-    text = st.text_input("Text for the model", DEFAULT_MODEL_TEXT, key=f"{key}_model_text", max_chars=2_000)
+    text = within_limit(st.text_input("Text for the model", DEFAULT_MODEL_TEXT, key=f"{key}_model_text"), 2_000)
     limit = min(MAX_MODEL_TOKENS, model.cfg["context_length"])
     try:
         tokens = av.text_tokens(text or "", limit)
@@ -269,7 +271,7 @@ def model_section(key: str) -> None:
     show(token_bars(weights, labels[: query + 1], f"attention of {labels[query]} in layer {layer + 1}"))
     st.caption("Only the token itself and the ones before it get weight: the causal mask hides the rest.")
 
-    with st.expander(f"All {n_heads} heads of layer {layer + 1}"):
+    with st.expander(f"All {plural(n_heads, 'head')} of layer {layer + 1}"):
         cell = max(4, 150 // len(labels))
         cols = st.columns(4)
         for h in range(n_heads):

@@ -11,6 +11,7 @@ import streamlit as st
 from core.errors import UserError
 from core.gpt.config import PRESETS, get_preset, validate_config
 from core.gpt.params import ParameterCount, count_parameters
+from core.text import plural
 from core.widgets import param_view as pv
 
 DIMENSIONS = {  # key: (label, upper bound, help)
@@ -95,7 +96,8 @@ def totals_section(name: str, cfg: dict[str, Any]) -> ParameterCount:
     st.caption(
         f"{name} holds **{pv.model_parameters(count, tied):,}** parameters (weight tying "
         f"{'on' if tied else 'off'}; memory for the weights alone): emb_dim {cfg['emb_dim']:,}, "
-        f"{cfg['n_layers']} layers, {cfg['n_heads']} heads, context {cfg['context_length']:,}, vocabulary "
+        f"{plural(cfg['n_layers'], 'layer')}, {plural(cfg['n_heads'], 'head')}, "
+        f"context {cfg['context_length']:,}, vocabulary "
         f"{cfg['vocab_size']:,}. Counted from the real model built on PyTorch's meta device (shapes only, no memory)."
     )
     return count

@@ -54,6 +54,7 @@ from core.gpt.pretrain import (
 )
 from core.gpt.tokenizers import TokenizerUnavailable, encode
 from core.gpt.train import TrainSettings
+from core.text import plural
 from core.widgets import run_view
 from ui import runs as saved
 from ui import training_job as tj
@@ -237,7 +238,7 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
                        help="It lets a finished run resume exactly, and takes twice the weights' space. A run you "
                             "stop early always keeps it.")
     action = f"resume run {resume.run_id}" if resume else preset
-    summary = f"{action} on {corpus.label.lower()}, {settings.epochs} epoch{'s' * (settings.epochs > 1)}"
+    summary = f"{action} on {corpus.label.lower()}, {plural(settings.epochs, 'epoch')}"
     return Plan(corpus, preset, settings, int(batch_size), cfg["context_length"], resume,
                 sample_prompt.strip(), summary, memory_bytes=estimate.memory_bytes, keep_optimizer=keep)
 
@@ -248,7 +249,7 @@ def _show_estimate(estimate: Any) -> None:
     memory = f"about {estimate.memory_bytes / 2**30:,.1f} GB of memory"
     if estimate.available_bytes is not None:
         memory += f" ({estimate.available_bytes / 2**30:,.1f} GB free now)"
-    text = (f"**{estimate.total_steps:,} steps** ({estimate.steps_per_epoch:,} per epoch, "
+    text = (f"**{plural(estimate.total_steps, 'step')}** ({estimate.steps_per_epoch:,} per epoch, "
             f"{estimate.train_tokens:,} training tokens): about **{format_duration(estimate.seconds)}** at "
             f"{speed}, evaluations and samples included; {memory}.{tj.busy_caption()}")
     if not estimate.fits:
@@ -355,7 +356,7 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
     tj.progress_bar(progress)
     _metrics(progress)
     verb = "Finished" if done["reason"] == "finished" else "Stopped"
-    st.success(f"{verb} after {done['step']:,} steps and {done['tokens_seen']:,} tokens "
+    st.success(f"{verb} after {plural(done['step'], 'step')} and {plural(done['tokens_seen'], 'token')} "
                f"({format_duration(done['elapsed'])}). {_saved_note(done)}", icon=":material/check_circle:")
 
 

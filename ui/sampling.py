@@ -26,9 +26,11 @@ from core.gpt.tokenizers import (
     encode,
     gpt2_tokenizer,
 )
+from core.text import plural
 from core.widgets import sampling_view as sv
 from core.widgets.run_view import shorten_line_breaks
 from core.widgets.token_view import bytes_label
+from ui.long_text import within_limit
 from ui.models import choose_model, newest_model
 
 MAX_PROMPT_CHARS = 5_000
@@ -75,7 +77,7 @@ def model_section(key: str) -> tuple[ModelSource, GPTModel] | None:
 def prompt_section(key: str, model: GPTModel, compact: bool = False) -> Prompt | None:
     """The prompt as GPT-2 tokens; None (with the reason) when it is empty or unusable."""
     field = st.text_input if compact else st.text_area
-    text = field("Prompt", DEFAULT_PROMPT, max_chars=MAX_PROMPT_CHARS, key=f"{key}_prompt")
+    text = within_limit(field("Prompt", DEFAULT_PROMPT, key=f"{key}_prompt"), MAX_PROMPT_CHARS)
     if not text.strip():
         st.info("Type a prompt: the model continues whatever text you give it.", icon=":material/edit:")
         return None
@@ -93,7 +95,7 @@ def prompt_section(key: str, model: GPTModel, compact: bool = False) -> Prompt |
                    f"it only sees the last {window:,}, so the first {len(ids) - window:,} are cut off.",
                    icon=":material/content_cut:")
     elif not compact:
-        st.caption(f"{len(ids):,} tokens of the model's {window:,}-token context window.")
+        st.caption(f"{plural(len(ids), 'token')} of the model's {window:,}-token context window.")
     return Prompt(text, ids)
 
 
@@ -216,11 +218,11 @@ def steps_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strate
         _text_so_far(prompt, picks)
     st.altair_chart(stage_chart(stages, top_n, log), width="content")
     kept = sv.kept_tokens(stages)
-    st.caption(f"The next token is drawn from {kept:,} token{'s' * (kept != 1)} "
+    st.caption(f"The next token is drawn from {plural(kept, 'token')} "
                f"({'greedy: the top one' if stages.greedy else 'the last chart'}). Bars show each stage's "
                "probabilities for the raw model's favourites; the grey bar is the mass of all other tokens.")
     if picks:
-        with st.expander(f"All {len(picks)} picks"):
+        with st.expander(f"All {plural(len(picks), 'pick')}"):
             st.dataframe(pd.DataFrame([{"token": _token_label(p.id), "id": p.id, "probability": p.probability,
                                         "raw probability": p.raw_probability, "rank": p.rank} for p in picks]),
                          hide_index=True, width="stretch",
@@ -271,7 +273,7 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
                                   "from rounded copies of the weights, so the text can part from fp32's.")
     shown = f"{key}_generated"  # the last result stays while the model and prompt stay the same
     made_for = (id(model), tuple(prompt.ids))
-    if cols[3].button(f"Generate {int(count)} tokens", type="primary", key=f"{key}_generate",
+    if cols[3].button(f"Generate {plural(int(count), 'token')}", type="primary", key=f"{key}_generate",
                       icon=":material/auto_awesome:"):
         started = time.perf_counter()
         try:
@@ -285,7 +287,7 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
         seconds = time.perf_counter() - started
         new = out[0, len(prompt.ids):].tolist()
         st.session_state[shown] = (made_for, prompt.text + decode(new), (
-            f"{len(new)} new tokens in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
+            f"{plural(len(new), 'new token')} in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
             f"{'with' if use_cache else 'without'} the KV cache, {precision} weights), {_describe(strategy)}."))
     result = st.session_state.get(shown)
     if result is not None and result[0] == made_for:

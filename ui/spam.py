@@ -6,6 +6,7 @@ a fragment like the pretraining chart; classifying uses a saved classifier, load
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -38,10 +39,14 @@ from core.gpt.spam_data import (
 )
 from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
 from core.paths import SMS_SPAM_FILE, cache_dir, data_dir, find_data_file
+from core.text import plural
 from core.widgets import run_view
+from core.widgets.spam_explain import CannotExplain, token_influence
 from ui import runs as saved
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
+from ui.long_text import within_limit
+from ui.token_colors import show_colored_tokens
 
 REFRESH_S = 1.0
 CHART_REFRESH_S = 5.0
@@ -164,7 +169,7 @@ def finetune_section(key: str, messages: list[Message]) -> None:
     tj.watch_slot(key)
     if clicked:
         label = "from scratch" if source is None else f"from {source.kind}"
-        epochs_text = f"{recipe.settings.epochs} epoch{'s' * (recipe.settings.epochs > 1)}"
+        epochs_text = plural(recipe.settings.epochs, "epoch")
         summary = f"{label}{' with LoRA' * bool(lora)}, {epochs_text}"
         base_ref = None if source is None else {"kind": source.kind, "path": str(source.path)}
 
@@ -254,7 +259,7 @@ def _live_status(key: str) -> None:
         kept = ("Only its LoRA adapter is saved: compare it with full fine-tuning on the LoRA page."
                 if done.get("checkpoint") and is_adapter(done["checkpoint"])
                 else "The classifier is saved and is now the one used below.")
-        st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {kept}",
+        st.success(f"{verb} after {plural(done['step'], 'step')} ({format_duration(done['elapsed'])}){tested}. {kept}",
                    icon=":material/check_circle:")
 
 
@@ -349,9 +354,9 @@ def results_section(key: str, chosen: Checkpoint, classifier: GPTClassifier, mes
         if not lines:
             st.success(f"No {SPLITS[split]} message was misclassified.", icon=":material/check_circle:")
         elif messages is None:
-            st.caption(f"{len(lines)} messages were misclassified; the dataset is needed to show them.")
+            st.caption(f"{plural(len(lines), 'message')} misclassified; the dataset is needed to show them.")
         else:
-            st.markdown(f"**{len(lines)} misclassified {SPLITS[split]} message{'s' * (len(lines) != 1)}**")
+            st.markdown(f"**{plural(len(lines), f'misclassified {SPLITS[split]} message')}**")
             st.dataframe(pd.DataFrame(_misclassified(str(chosen.path), chosen.created, tuple(lines))),
                          hide_index=True, width="stretch", height=260,
                          column_config={"spam probability": st.column_config.ProgressColumn(
@@ -401,8 +406,8 @@ def try_section(key: str, classifier: GPTClassifier, compact: bool = False) -> N
     cols[1].button("Example: a normal message", key=f"{key}_example_ham", on_click=_use_example, args=(key, "ham"),
                    icon=":material/chat:", width="stretch")
     field = st.text_input if compact else st.text_area
-    text = field("Message", key=f"{key}_message", max_chars=MAX_MESSAGE_CHARS,
-                 placeholder="Type or paste a text message")
+    text = within_limit(field("Message", key=f"{key}_message", placeholder="Type or paste a text message"),
+                        MAX_MESSAGE_CHARS)
     try:
         prediction = classify(classifier, text)
     except ClassifierInputError:
@@ -415,9 +420,36 @@ def try_section(key: str, classifier: GPTClassifier, compact: bool = False) -> N
     verdict = ":red[**spam**]" if prediction.label == "spam" else ":blue[**not spam (ham)**]"
     st.markdown(f"The classifier says {verdict}: {max(spam, 1 - spam):.1%} sure.")
     st.altair_chart(probability_bar(prediction.probabilities), width="stretch")
+    if not compact:
+        why_section(key, classifier, text)
     if prediction.truncated:
         st.caption(f"The message is long: only its first {prediction.tokens_used} tokens were read, "
                    "as in training.")
+
+
+def why_section(key: str, classifier: GPTClassifier, text: str) -> None:
+    """Which tokens pushed the answer: how the spam probability changes when each one is left out."""
+    # Remembered per session while the text and classifier stay (a weak reference never keeps a model alive).
+    memo = st.session_state.get(f"{key}_why")
+    if memo is not None and memo[0]() is classifier and memo[1] == text:
+        influence = memo[2]
+    else:
+        try:
+            influence = token_influence(classifier, text)
+        except CannotExplain as err:
+            st.caption(f"Which tokens mattered is not shown: {err}.")
+            return
+        st.session_state[f"{key}_why"] = (weakref.ref(classifier), text, influence)
+    st.markdown("**Why?** Each token, coloured by how much it moved the spam probability:")
+    show_colored_tokens(influence)
+    strongest = sorted(influence, key=lambda piece: -abs(piece[1]))[:5]
+    st.dataframe(pd.DataFrame({"token": [repr(t) for t, _ in strongest], "points": [d * 100 for _, d in strongest]}),
+                 hide_index=True, column_config={"points": st.column_config.NumberColumn(
+                     "change in spam probability (points)", format="%+.1f")})
+    st.caption("Each token was left out in turn and the message classified again. Red: without it the message "
+               "looks less like spam, so it pushed towards spam; blue: it pushed towards ham. The stronger the "
+               "colour, the bigger the push (hover a token for the number). One token at a time: words that only "
+               "matter together can each look small.")
 
 
 def probability_bar(probabilities: dict[str, float]) -> alt.Chart:
@@ -452,8 +484,8 @@ def batch_section(key: str, chosen: Checkpoint, classifier: GPTClassifier) -> No
     results = st.session_state.get(done_key)
     if results is None or results[0] != ident:
         labelled = f" and labels from `{batch.label_column}`" if batch.label_column else ""
-        st.caption(f"{len(batch.texts):,} messages from column `{batch.text_column}`{labelled}.")
-        if not st.button(f"Classify {len(batch.texts):,} messages", type="primary", key=f"{key}_batch_run"):
+        st.caption(f"{plural(len(batch.texts), 'message')} from column `{batch.text_column}`{labelled}.")
+        if not st.button(f"Classify {plural(len(batch.texts), 'message')}", type="primary", key=f"{key}_batch_run"):
             return
         bar = st.progress(0.0, text="Classifying...")
         rows = []

@@ -22,9 +22,11 @@ from core.gpt.bpe import BPETokenizer, train_bpe
 from core.gpt.config import PRESETS
 from core.gpt.data import TextTooShortError
 from core.gpt.tokenizers import TokenizerUnavailable, UnknownWordError, gpt2_tokenizer
+from core.text import plural
 from core.widgets import token_view as tv
 from core.widgets.embedding_view import embed_tokens
 from ui.heatmap import heatmap, numbered
+from ui.long_text import within_limit
 
 GPT2 = "GPT-2 BPE (tiktoken)"
 SIMPLE_V1 = "Simple tokenizer V1"
@@ -74,11 +76,7 @@ def gpt2_problem() -> str | None:
 
 def text_input(key: str, default: str = tv.UNKNOWN_WORD_EXAMPLE, height: int = 120) -> str:
     """A text box; a huge paste is cut to the app's limit with a message saying so."""
-    raw = st.text_area("Text to tokenize", default, key=f"{key}_text", height=height)
-    prepared = tv.prepare_text(raw or "")
-    for note in prepared.notes:
-        st.warning(note)
-    return prepared.text
+    return within_limit(st.text_area("Text to tokenize", default, key=f"{key}_text", height=height))
 
 
 def settings(key: str) -> Settings:
@@ -248,7 +246,7 @@ def tokens_section(text: str, s: Settings) -> tv.Tokenized | None:
     )
     show_counts(result)
     show_round_trip(result)
-    with st.expander(f"All {result.n_tokens:,} tokens as a table"):
+    with st.expander(f"All {plural(result.n_tokens, 'token')} as a table"):
         st.dataframe(token_table(result), hide_index=True)
     return result
 
@@ -295,7 +293,7 @@ def unknown_word_section(key: str, s: Settings) -> None:
         except (TokenizerUnavailable, CorpusUnavailable, CorpusError) as err:
             st.caption(f"{name}: not available here ({type(err).__name__}).")
             continue
-        st.markdown(f"**{result.tokenizer}**: {result.n_tokens} tokens")
+        st.markdown(f"**{result.tokenizer}**: {plural(result.n_tokens, 'token')}")
         st.html(chips_html(result.tokens))
 
 
@@ -387,7 +385,7 @@ def embedding_section(key: str, ids: list[int], labels: list[str], vocab_size: i
     n = len(ids)
     st.markdown(
         f"Token table: **{steps.token_table_shape[0]:,} × {emb_dim}** · positional table: "
-        f"**{n} × {emb_dim}** · for these {n} tokens, three matrices of **{n} × {emb_dim}** "
+        f"**{n} × {emb_dim}** · for these {plural(n, 'token')}, three matrices of **{n} × {emb_dim}** "
         f"(a batch of 8 windows would be 8 × {n} × {emb_dim}; GPT-2 small uses {PRESETS['gpt2-small']['emb_dim']} "
         "dimensions)."
     )
@@ -421,6 +419,6 @@ def compact(key: str) -> None:
     show_chips(result, limit=150)
     per_token = result.chars_per_token
     st.caption(
-        f"{result.tokenizer}: {result.n_chars:,} characters → {result.n_tokens:,} tokens"
+        f"{result.tokenizer}: {plural(result.n_chars, 'character')} → {plural(result.n_tokens, 'token')}"
         + ("" if per_token is None else f" ({per_token:.2f} characters per token)")
     )

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from core.errors import UserError
+from core.text import plural
 
 
 class TextTooShortError(UserError):
@@ -32,7 +33,7 @@ class GPTDataset(Dataset):
         needed = max_length + 1
         if len(ids) < needed:
             raise TextTooShortError(
-                f"the text has {len(ids)} tokens; one window of max_length={max_length} "
+                f"the text has {plural(len(ids), 'token')}; one window of max_length={max_length} "
                 f"needs at least {needed} (the inputs plus one next token)"
             )
         # Every window of max_length + 1 tokens holds one input (all but last) and its target (all but first).

@@ -13,6 +13,7 @@ import torch
 from core.errors import UserError
 from core.gpt.attention import AttentionSteps, attention_steps
 from core.widgets import attention_view as av
+from ui import experiments as xp
 from ui.heatmap import heatmap, numbered
 from ui.models import choose_model
 
@@ -292,3 +293,5 @@ def compact(key: str) -> None:
         "Each row is one token's softmax weights over the others (they add up to 1)."
         + (" With the mask, no token sees the ones after it." if causal else "")
     )
+    xp.add_to_entry(key, xp.attention_view(f"The book's six tokens, causal mask {'on' if causal else 'off'}",
+                                           {"text": " ".join(inputs.labels), "causal": causal}))

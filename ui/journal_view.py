@@ -8,6 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.journal.entries import Entry, Problem, display_markdown
+from ui.experiments import render_experiments
 from ui.widget_registry import WIDGET_PAGES, render_compact
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -57,9 +58,11 @@ def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry",
                               icon=":material/sell:", on_click=on_topic, args=(topic,),
                               help="Show only the entries with this topic")
         st.markdown(display_markdown(entry.body))
+        render_experiments(entry, key=f"{key}-day{entry.day}")
         widgets = [name for name in entry.widgets if name in WIDGET_PAGES]
-        warnings = [*entry.warnings, *(f"unknown widget {name!r} (known: {', '.join(WIDGET_PAGES)})"
-                                       for name in entry.widgets if name not in WIDGET_PAGES)]
+        warnings = [*entry.warnings, *entry.experiment_warnings,
+                    *(f"unknown widget {name!r} (known: {', '.join(WIDGET_PAGES)})"
+                      for name in entry.widgets if name not in WIDGET_PAGES)]
         for warning in warnings:
             st.caption(f":orange[:material/warning:] {entry.source}: {plain(warning)}")
         if not widgets:

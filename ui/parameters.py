@@ -12,6 +12,7 @@ from core.errors import UserError
 from core.gpt.config import PRESETS, get_preset, validate_config
 from core.gpt.params import ParameterCount, count_parameters
 from core.widgets import param_view as pv
+from ui import experiments as xp
 
 DIMENSIONS = {  # key: (label, upper bound, help)
     "emb_dim": ("emb_dim", 16_384, "numbers per token vector"),
@@ -250,5 +251,6 @@ def compact(key: str) -> None:
     left.altair_chart(donut(pv.component_rows(count, False), size=170), width="content")
     right.metric("Parameters", f"{count.total:,}")
     right.caption(f"{count.total_tied:,} with weight tying · {count.mb_fp32:,.2f} MB in fp32")
+    xp.add_to_entry(key, xp.parameter_config(preset, cfg, count))
     if preset == DAY14_PRESET:
         day14_note()

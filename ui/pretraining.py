@@ -55,6 +55,7 @@ from core.gpt.pretrain import (
 from core.gpt.tokenizers import TokenizerUnavailable, encode
 from core.gpt.train import TrainSettings
 from core.widgets import run_view
+from ui import experiments as xp
 from ui import training_job as tj
 from ui.charts import loss_chart, perplexity_chart
 
@@ -346,6 +347,7 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
                f"({format_duration(done['elapsed'])}). The checkpoint is saved: it is now the current model "
                "for the Sampling and Spam classifier pages, and you can resume it above.",
                icon=":material/check_circle:")
+    xp.add_to_entry(key, xp.finished_run("pretraining", events))
 
 
 def _metrics(progress: run_view.RunProgress) -> None:

@@ -29,6 +29,7 @@ from core.gpt.tokenizers import (
 from core.widgets import sampling_view as sv
 from core.widgets.run_view import shorten_line_breaks
 from core.widgets.token_view import bytes_label
+from ui import experiments as xp
 from ui.models import choose_model, newest_model
 
 MAX_PROMPT_CHARS = 5_000
@@ -284,6 +285,8 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
             return
         seconds = time.perf_counter() - started
         new = out[0, len(prompt.ids):].tolist()
+        st.session_state[f"{key}_record"] = xp.generation(key, prompt.text, strategy, int(count), use_cache, seed(key),
+                                                          prompt.text + decode(new))
         st.session_state[shown] = (made_for, prompt.text + decode(new), (
             f"{len(new)} new tokens in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
             f"{'with' if use_cache else 'without'} the KV cache, {precision} weights), {_describe(strategy)}."))
@@ -291,6 +294,7 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
     if result is not None and result[0] == made_for:
         st.code(shorten_line_breaks(result[1]), language=None, wrap_lines=True)
         st.caption(result[2])
+        xp.add_to_entry(key, st.session_state.get(f"{key}_record"))
 
 
 def _describe(strategy: sv.Strategy) -> str:

@@ -43,6 +43,7 @@ from core.gpt.spam_data import (
 from core.gpt.tokenizers import InvalidText, TextTooLong, TokenizerUnavailable, encode
 from core.paths import SMS_SPAM_FILE, cache_dir, data_dir, find_data_file
 from core.widgets import run_view
+from ui import experiments as xp
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
 
@@ -247,6 +248,7 @@ def _live_view(key: str) -> None:
                  else "The classifier is saved and is now the one used below.")
         st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {saved}",
                    icon=":material/check_circle:")
+        xp.add_to_entry(key, xp.finished_run("spam", events))
     rows = run_view.loss_rows(events, "this run")
     if rows:
         left, right = st.columns(2)

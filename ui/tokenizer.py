@@ -24,6 +24,7 @@ from core.gpt.data import TextTooShortError
 from core.gpt.tokenizers import TokenizerUnavailable, UnknownWordError, gpt2_tokenizer
 from core.widgets import token_view as tv
 from core.widgets.embedding_view import embed_tokens
+from ui import experiments as xp
 from ui.heatmap import heatmap, numbered
 
 GPT2 = "GPT-2 BPE (tiktoken)"
@@ -424,3 +425,4 @@ def compact(key: str) -> None:
         f"{result.tokenizer}: {result.n_chars:,} characters → {result.n_tokens:,} tokens"
         + ("" if per_token is None else f" ({per_token:.2f} characters per token)")
     )
+    xp.add_to_entry(key, xp.tokenized(result))

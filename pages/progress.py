@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.journal import book, entries, progress, store
 from ui import progress_charts as charts
+from ui import review
 from ui.navigation import require_app_navigation
 from ui.widget_registry import WIDGET_PAGES, page_link, widgets_for_chapter
 
@@ -102,6 +103,10 @@ else:
     if day_one is None:
         st.caption("No entry records a calendar date, so finish dates are given as day numbers. Record the "
                    "date of any entry (the Date field on New entry) to see real dates.")
+
+# --- Review ------------------------------------------------------------------------------------
+st.header("Self-tests")
+review.stats_section("progress_review")
 
 # --- What comes next ---------------------------------------------------------------------------
 st.header("What comes next")

@@ -179,9 +179,8 @@ def loss_chart(data: pd.DataFrame) -> alt.Chart:
 
 def _generation(record: Experiment, key: str) -> None:
     st.code(shorten_line_breaks(str(record.results.get("text", ""))), language=None, wrap_lines=True)
-    if st.button("Run it again", key=f"{key}-replay", icon=":material/replay:",
-                 help="The same model, prompt, settings and seed: the same tokens"):
-        st.session_state[f"{key}-replayed"] = _replay(record)
+    st.button("Run it again", key=f"{key}-replay", icon=":material/replay:", on_click=_replay, args=(key, record),
+              help="The same model, prompt, settings and seed: the same tokens")
     outcome = st.session_state.get(f"{key}-replayed")
     if outcome is not None:
         same, text = outcome
@@ -196,11 +195,11 @@ def _generation(record: Experiment, key: str) -> None:
             st.code(shorten_line_breaks(text), language=None, wrap_lines=True)
 
 
-def _replay(record: Experiment) -> tuple[bool | None, str]:
+def _replay(key: str, record: Experiment) -> None:
+    """Callback of Run it again: (True/False: the same text or not, the text), or (None, why it cannot run)."""
     try:
-        model = cached_model(xv.replay_source(record))
-        with st.spinner("Generating again..."):
-            text = xv.replay_generation(record, model)
+        text = xv.replay_generation(record, cached_model(xv.replay_source(record)))
     except AppError as err:
-        return None, str(err)
-    return text == record.results.get("text"), text
+        st.session_state[f"{key}-replayed"] = (None, str(err))
+        return
+    st.session_state[f"{key}-replayed"] = (text == record.results.get("text"), text)

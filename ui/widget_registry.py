@@ -53,6 +53,8 @@ WIDGET_PAGES = {
                    "what each layer of a GPT would predict, read through its own output head", chapters=("Chapter 4",)),
         WidgetPage("next_token_game", "Guess the next token", ":material/sports_esports:", "next_token_game",
                    "play the game a GPT is trained on, against a GPT, with a scoreboard"),
+        WidgetPage("review", "Review", ":material/school:", "review",
+                   "self-test cards from the chapters read, with answers computed live, spaced by FSRS"),
     )
 }
 

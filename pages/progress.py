@@ -5,8 +5,8 @@ import datetime as dt
 import streamlit as st
 
 from core.journal import book, entries, progress, store
+from ui import experiments, review
 from ui import progress_charts as charts
-from ui import review
 from ui.navigation import require_app_navigation
 from ui.widget_registry import WIDGET_PAGES, page_link, widgets_for_chapter
 
@@ -107,6 +107,9 @@ else:
 # --- Review ------------------------------------------------------------------------------------
 st.header("Self-tests")
 review.stats_section("progress_review")
+
+st.header("Predict, then run")
+experiments.calibration_section()
 
 # --- What comes next ---------------------------------------------------------------------------
 st.header("What comes next")

@@ -9,8 +9,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.app import predictions as pr
 from core.app.model_sources import ModelSource, model_sources
 from core.errors import AppError
+from core.gpt.checkpoint import list_runs
+from core.gpt.classifier import list_classifiers
 from core.gpt.params import ParameterCount
 from core.journal import store
 from core.journal.entries import Entry, entry_filename
@@ -19,6 +22,7 @@ from core.widgets import experiment_view as xv
 from core.widgets import run_view
 from core.widgets.run_view import shorten_line_breaks
 from ui.models import cached_model
+from ui.text import plain
 
 
 def add_to_entry(key: str, record: Experiment | None) -> None:
@@ -81,17 +85,53 @@ def generation(key: str, prompt: str, strategy: Any, tokens: int, use_cache: boo
                                 seed=seed, text=text)
 
 
-def finished_run(kind: str, events: list[dict[str, Any]]) -> Experiment | None:
-    """A finished or stopped run, with its saved settings when its folder is there."""
+PREDICTED = {"pretraining": "val_loss", "spam": "test_accuracy"}
+
+
+def predict(key: str, kind: str) -> None:
+    """Before a run: an optional guess of its result, kept with the run once it has finished."""
+    metric = PREDICTED[kind]
+    with st.expander("Predict, then run (optional)", icon=":material/psychology:"):
+        left, right = st.columns([1, 2])
+        left.number_input(f"Your guess: {pr.METRICS[metric]}", min_value=0.0, max_value=1.0 if kind == "spam" else 20.0,
+                          value=None, step=0.01, key=f"{key}_predict_value",
+                          help="Written down before the run, compared with what it reaches afterwards")
+        right.text_input("Or in words", max_chars=pr.MAX_SENTENCE_CHARS, key=f"{key}_predict_sentence",
+                         placeholder="the loss will stop falling after epoch 3")
+
+
+def _pending_prediction(key: str, kind: str) -> pr.Prediction | None:
+    value = st.session_state.get(f"{key}_predict_value")
+    sentence = st.session_state.get(f"{key}_predict_sentence") or ""
+    if value is None and not sentence.strip():
+        return None
+    try:
+        return pr.make_prediction(PREDICTED[kind], value, sentence)
+    except AppError:
+        return None
+
+
+def finished_run(key: str, kind: str, events: list[dict[str, Any]]) -> Experiment | None:
+    """A finished or stopped run, with its saved settings when its folder is there, and the learner's guess."""
     done = next((e for e in events if e.get("type") == "done"), None)
     if done is None:
         return None
-    if done.get("checkpoint"):
+    if not done.get("checkpoint"):
+        return xv.run_record(kind, events)
+    folder = done["checkpoint"]
+    guess = pr.read_prediction(folder)
+    if guess is None and (guess := _pending_prediction(key, kind)) is not None:
         try:
-            return xv.checkpoint_record(kind, done["checkpoint"])
-        except AppError:
-            pass  # the folder is gone or damaged: the live figures still make a record
-    return xv.run_record(kind, events)
+            pr.save_prediction(folder, guess)
+        except OSError:
+            guess = None  # the run folder is gone or read-only: the record still has the figures
+        for name in ("value", "sentence"):
+            st.session_state.pop(f"{key}_predict_{name}", None)  # the next run starts with no guess
+    try:
+        record = xv.checkpoint_record(kind, folder)
+    except AppError:  # the folder is gone or damaged: the live figures still make a record
+        record = xv.run_record(kind, events)
+    return xv.with_prediction(record, guess)
 
 
 def tokenized(result: Any) -> Experiment:
@@ -117,7 +157,7 @@ def parameter_config(preset: str, cfg: dict[str, Any], count: ParameterCount) ->
 
 
 def _values(values: dict[str, Any]) -> str:
-    return " · ".join(f"{name.replace('_', ' ')} **{_show(value)}**" for name, value in values.items())
+    return " · ".join(f"{plain(name.replace('_', ' '))} **{plain(_show(value))}**" for name, value in values.items())
 
 
 def _show(value: Any) -> str:
@@ -133,7 +173,7 @@ def render_experiments(entry: Entry, key: str) -> None:
         return
     st.markdown(f"**Experiments ({len(entry.experiments)})**")
     for i, record in enumerate(entry.experiments):
-        with st.expander(f"{record.label}: {record.title}", icon=":material/science:"):
+        with st.expander(f"{record.label}: {plain(record.title)}", icon=":material/science:"):
             render_record(record, f"{key}-xp{i}")
 
 
@@ -143,9 +183,11 @@ def render_record(record: Experiment, key: str) -> None:
     st.caption(f"Recorded {record.at.replace('T', ' ').rstrip('Z')} UTC" if record.at else "Recorded")
     if settings or record.seed is not None:
         st.markdown("Settings: " + _values({**settings, **({"seed": record.seed} if record.seed is not None else {})}))
-    results = {k: v for k, v in record.results.items() if k != "text"}
+    results = {k: v for k, v in record.results.items() if k != "text" and not k.startswith("predict")}
     if results:
         st.markdown("Results: " + _values(results))
+    if comparison := xv.prediction_against_result(record):
+        st.markdown(f":material/psychology: {plain(comparison)}")
     if record.kind in xv.RUN_KINDS:
         _run_curves(record)
     elif record.kind == "generation":
@@ -203,3 +245,19 @@ def _replay(key: str, record: Experiment) -> None:
         st.session_state[f"{key}-replayed"] = (None, str(err))
         return
     st.session_state[f"{key}-replayed"] = (text == record.results.get("text"), text)
+
+
+def calibration_section() -> None:
+    """How far each numeric prediction was from the run's result, over time (for the Progress page)."""
+    guesses = pr.calibration([*list_runs(), *list_classifiers()])
+    if not guesses:
+        st.caption("No prediction yet: before a run on the Pretraining or Spam classifier page, write down what "
+                   "you expect under Predict, then run, and this chart shows how close your guesses get.")
+        return
+    data = pd.DataFrame([{"run": g.run_id, "saved": g.created[:19], "metric": pr.METRICS[g.metric],
+                          "predicted": g.predicted, "reached": g.actual, "off by": g.error} for g in guesses])
+    st.altair_chart(alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("saved:T", title=None), y=alt.Y("off by:Q", title="|predicted - reached|"),
+        color=alt.Color("metric:N", title=None),
+        tooltip=["run", "metric", "predicted", "reached", alt.Tooltip("off by", format=".3f")],
+    ).properties(height=180, title="How far off each prediction was"), width="stretch")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import streamlit as st
 
 from core.journal.entries import Entry, Problem, display_markdown
 from ui.experiments import render_experiments
+from ui.text import plain
 from ui.widget_registry import WIDGET_PAGES, render_compact
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def plain(text: str) -> str:
-    """`text` escaped so markdown shows it literally (titles, topics and other short user text)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def entry_meta(entry: Entry) -> str:

@@ -281,6 +281,7 @@ def start_section(key: str, plan: Plan | None) -> None:
     """The start button, or why a run cannot start now."""
     if not tj.free_to_start("pretraining"):
         return
+    xp.predict(key, "pretraining")
     if st.button("Start training", type="primary", disabled=plan is None, key=f"{key}_start_button",
                  icon=":material/play_arrow:"):
         _start(key, plan)
@@ -347,7 +348,7 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
                f"({format_duration(done['elapsed'])}). The checkpoint is saved: it is now the current model "
                "for the Sampling and Spam classifier pages, and you can resume it above.",
                icon=":material/check_circle:")
-    xp.add_to_entry(key, xp.finished_run("pretraining", events))
+    xp.add_to_entry(key, xp.finished_run(key, "pretraining", events))
 
 
 def _metrics(progress: run_view.RunProgress) -> None:

@@ -164,6 +164,7 @@ def finetune_section(key: str, messages: list[Message]) -> None:
         return
     if not tj.free_to_start("spam"):
         return
+    xp.predict(key, "spam")
     if st.button("Start fine-tuning", type="primary", key=f"{key}_start_button", icon=":material/play_arrow:"):
         label = "from scratch" if source is None else f"from {source.kind}"
         epochs_text = f"{recipe.settings.epochs} epoch{'s' * (recipe.settings.epochs > 1)}"
@@ -248,7 +249,7 @@ def _live_view(key: str) -> None:
                  else "The classifier is saved and is now the one used below.")
         st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}){tested}. {saved}",
                    icon=":material/check_circle:")
-        xp.add_to_entry(key, xp.finished_run("spam", events))
+        xp.add_to_entry(key, xp.finished_run(key, "spam", events))
     rows = run_view.loss_rows(events, "this run")
     if rows:
         left, right = st.columns(2)

@@ -8,12 +8,14 @@ settings and seed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from core.app.model_sources import ModelSource, cached_gpt2_weights, load_source
+from core.app.predictions import METRICS, Prediction
 from core.errors import Unavailable, UserError
 from core.gpt.checkpoint import CheckpointError, read_checkpoint, run_path
 from core.gpt.classifier import classifiers_dir
@@ -68,7 +70,10 @@ def run_record(kind: str, events: Sequence[Mapping[str, Any]], settings: Mapping
             if f"{split}_accuracy" in evals[-1]:
                 results[f"{split}_accuracy"] = round(float(evals[-1][f"{split}_accuracy"]), 4)
     run_id = start.get("run_id") or (Path(done["checkpoint"]).name if done.get("checkpoint") else None)
-    flat = _flat(settings or {})
+    accuracy = (settings or {}).get("accuracy")
+    if isinstance(accuracy, Mapping) and isinstance(accuracy.get("test"), (int, float)):
+        results["test_accuracy"] = round(float(accuracy["test"]), 4)
+    flat = {k: v for k, v in _flat(settings or {}).items() if not k.startswith("accuracy_")}
     seed = flat.pop("seed", None)
     what = "Pretraining run" if kind == "pretraining" else "Spam-classifier run"
     return Experiment(kind=kind, title=f"{what} {run_id or ''}".strip(), settings=flat,
@@ -89,6 +94,32 @@ def view_record(kind: str, title: str, settings: Mapping[str, Any], results: Map
                 seed: int | None = None) -> Experiment:
     """A tokenizer, attention or parameters view: what was shown and the figures it gave."""
     return Experiment(kind=kind, title=title, settings=_flat(settings), results=_flat(results), seed=seed)
+
+
+def with_prediction(record: Experiment, prediction: Prediction | None) -> Experiment:
+    """The record with the learner's guess beside the result (`predicted_<metric>`, `prediction`)."""
+    if prediction is None:
+        return record
+    extra: dict[str, Scalar] = {}
+    if prediction.value is not None:
+        extra[f"predicted_{prediction.metric}"] = round(prediction.value, 4)
+    if prediction.sentence:
+        extra["prediction"] = cut(prediction.sentence, 300)
+    return replace(record, results={**record.results, **extra})
+
+
+def prediction_against_result(record: Experiment) -> str:
+    """'Predicted 5.2 for the final validation loss, reached 5.63 (off by 0.43)', or '' without a guess."""
+    parts = []
+    for metric, name in METRICS.items():
+        guess, reached = record.results.get(f"predicted_{metric}"), record.results.get(metric)
+        if isinstance(guess, (int, float)):
+            parts.append(f"Predicted {guess:g} for the {name}" + (
+                f", reached {reached:.4g} (off by {abs(guess - reached):.3g})" if isinstance(reached, (int, float))
+                else ""))
+    if sentence := record.results.get("prediction"):
+        parts.append(f"Predicted in words: {sentence}")
+    return ". ".join(parts) + ("." if parts else "")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry",
         for name in widgets:
             with st.container(border=True):
                 st.caption(f"**Live: {WIDGET_PAGES[name].title}**")
-                render_compact(name, key=f"{key}-day{entry.day}-{name}")
+                render_compact(name, key=f"{key}-day{entry.day}-{name}", state=entry.widget_state.get(name))
 
 
 def render_problem(problem: Problem) -> None:

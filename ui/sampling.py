@@ -31,6 +31,7 @@ from core.widgets.run_view import shorten_line_breaks
 from core.widgets.token_view import bytes_label
 from ui import experiments as xp
 from ui.models import choose_model, newest_model
+from ui.widget_state import starting_state
 
 MAX_PROMPT_CHARS = 5_000
 DEFAULT_PROMPT = "Every effort moves you"
@@ -312,15 +313,17 @@ def _describe(strategy: sv.Strategy) -> str:
 # Compact version for journal entries
 
 
-def compact(key: str) -> None:
-    """Prompt, strict or creative, generate: with the newest model on this machine."""
+def compact(key: str, state: dict | None = None) -> None:
+    """Prompt, strict or creative (`style` opens it on one), generate: with the newest model on this machine."""
+    start = starting_state("sampling", state, {"style": "strict"})
     chosen = newest_model()
     if chosen is None:
         return
     source, model = chosen
     st.caption(f"Model: {source.label}.")
     prompt = prompt_section(key, model, compact=True)
-    name = st.radio("Settings", tuple(PRESET_LABELS), format_func=PRESET_LABELS.get, horizontal=True,
-                    key=f"{key}_style")
+    styles = tuple(PRESET_LABELS)
+    name = st.radio("Settings", styles, format_func=PRESET_LABELS.get, horizontal=True, key=f"{key}_style",
+                    index=styles.index(start["style"]) if start["style"] in styles else 0)
     if prompt is not None:
         generate_section(key, model, prompt, PRESETS[name], compact=True)

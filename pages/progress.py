@@ -104,13 +104,6 @@ else:
         st.caption("No entry records a calendar date, so finish dates are given as day numbers. Record the "
                    "date of any entry (the Date field on New entry) to see real dates.")
 
-# --- Review ------------------------------------------------------------------------------------
-st.header("Self-tests")
-review.stats_section("progress_review")
-
-st.header("Predict, then run")
-experiments.calibration_section()
-
 # --- What comes next ---------------------------------------------------------------------------
 st.header("What comes next")
 if upcoming.book_done:
@@ -129,3 +122,10 @@ else:
     st.markdown("\n".join(lines))
 for name in widgets_for_chapter(upcoming.current):
     page_link(WIDGET_PAGES[name], label=f"Try it live: {WIDGET_PAGES[name].title} ({WIDGET_PAGES[name].summary})")
+
+# --- Self-tests and predictions ---------------------------------------------------------------------------------
+st.header("Self-tests")
+review.stats_section("progress_review")
+
+st.header("Predict, then run")
+experiments.calibration_section()

@@ -15,6 +15,7 @@ from pathlib import Path
 from core.atomic import write_text
 from core.errors import UserError
 from core.gpt.checkpoint import Checkpoint
+from core.gpt.events import eval_kinds
 
 PREDICTION_FILE = "prediction.json"
 METRICS = {"val_loss": "final validation loss", "test_accuracy": "test accuracy"}
@@ -64,7 +65,7 @@ def read_prediction(run_dir: Path) -> Prediction | None:
 def actual(checkpoint: Checkpoint, metric: str) -> float | None:
     """What the run reached: its last validation loss, or the classifier's test accuracy."""
     if metric == "val_loss":
-        evals = [e for e in checkpoint.history if isinstance(e, dict) and e.get("type") == "eval"]
+        evals = [e for e in checkpoint.history if isinstance(e, dict) and e.get("type") in eval_kinds()]
         return float(evals[-1]["val_loss"]) if evals else None
     accuracy = checkpoint.settings.get("accuracy")
     value = accuracy.get("test") if isinstance(accuracy, dict) else None

@@ -19,6 +19,7 @@ from core.app.predictions import METRICS, Prediction
 from core.errors import Unavailable, UserError
 from core.gpt.checkpoint import CheckpointError, read_checkpoint, run_path
 from core.gpt.classifier import classifiers_dir
+from core.gpt.events import eval_kinds
 from core.gpt.generate import generate
 from core.gpt.tokenizers import decode, encode
 from core.journal.experiments import MAX_FIELDS, Experiment, Scalar, cut
@@ -58,7 +59,7 @@ def run_record(kind: str, events: Sequence[Mapping[str, Any]], settings: Mapping
     """A finished (or stopped) training run: its settings and final figures; the run folder keeps the curves."""
     start = next((e for e in events if e.get("type") == "start"), {})
     done = next((e for e in events if e.get("type") == "done"), {})
-    evals = [e for e in events if e.get("type") == "eval"]
+    evals = [e for e in events if e.get("type") in eval_kinds()]
     results: dict[str, Scalar] = {"status": done.get("reason"), "steps": done.get("step"),
                                   "tokens_seen": done.get("tokens_seen")}
     if done.get("elapsed") is not None:

@@ -18,7 +18,7 @@ from core.gpt.params import ParameterCount
 from core.journal import store
 from core.journal.entries import Entry, entry_filename
 from core.journal.experiments import Experiment
-from core.widgets import experiment_view as xv
+from core.app import experiment_records as xv
 from core.widgets import run_view
 from core.widgets.run_view import shorten_line_breaks
 from ui.models import cached_model

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.app.review_cards import book_cards
 from core.errors import AppError
 from core.journal import review as rv
 from core.journal import store
@@ -23,7 +24,7 @@ def deck() -> tuple[Path, rv.ReviewState, list[rv.ReviewCard], list[str]]:
     journal = store.load_journal(folder)
     state, damaged = rv.load_review(folder)
     chapters = {c for e in journal.entries for c in e.chapters}
-    cards, notes = rv.book_cards(chapters)
+    cards, notes = book_cards(chapters)
     if damaged:
         notes.insert(0, damaged)
     return folder, state, [*cards, *state.own], notes

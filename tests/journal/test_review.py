@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from core.app.review_cards import book_cards
 from core.gpt.config import GPT2_VOCAB_SIZE, PRESETS
 from core.gpt.params import count_parameters
 from core.gpt.tokenizers import encode
@@ -17,7 +18,7 @@ NOW = dt.datetime(2025, 3, 10, 12, 0, tzinfo=dt.UTC)
 
 
 def card(card_id: str) -> rv.ReviewCard:
-    return next(c for c in rv.book_cards()[0] if c.id == card_id)
+    return next(c for c in book_cards()[0] if c.id == card_id)
 
 
 def test_the_book_cards_answers_are_cores_figures(gpt2_encoding):
@@ -41,8 +42,8 @@ def test_numbers_accept_commas_and_the_tolerance_and_refuse_words():
 
 
 def test_cards_follow_the_chapters_read():
-    assert {c.chapter for c in rv.book_cards(["Chapter 5"])[0]} == {"Chapter 5"}
-    assert rv.book_cards([])[0] == []
+    assert {c.chapter for c in book_cards(["Chapter 5"])[0]} == {"Chapter 5"}
+    assert book_cards([])[0] == []
 
 
 def test_own_cards_need_an_answer_and_a_tolerance_only_for_numbers():

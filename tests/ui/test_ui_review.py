@@ -6,6 +6,7 @@ import json
 
 from journal_helpers import open_app, texts
 
+from core.app.review_cards import book_cards
 from core.journal import review as rv
 
 PAGE = "pages/review.py"
@@ -14,7 +15,7 @@ PAGE = "pages/review.py"
 def answer_current(at, folder, right: bool) -> rv.ReviewCard:
     """Answer whichever card is shown, right or wrong, from core's own answer."""
     shown = texts(at.markdown)
-    card = next(c for c in rv.book_cards()[0] + rv.load_review(folder)[0].own if c.question in shown)
+    card = next(c for c in book_cards()[0] + rv.load_review(folder)[0].own if c.question in shown)
     if card.choices:
         wrong = next(c for c in card.choices if c != card.answer)
         at.radio(key=f"review_choice_{card.id}").set_value(card.answer if right else wrong).run()

@@ -13,7 +13,7 @@ from core.gpt.generate import generate
 from core.gpt.model import GPTModel
 from core.gpt.tokenizers import decode, encode
 from core.journal import experiments as exp
-from core.widgets import experiment_view as xv
+from core.app import experiment_records as xv
 
 PROMPT = "Every effort moves you"
 HISTORY = [{"type": "eval", "step": 1, "epoch": 1, "tokens_seen": 64, "train_loss": 10.9, "val_loss": 10.95},

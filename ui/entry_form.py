@@ -13,13 +13,13 @@ from typing import Any
 
 import streamlit as st
 
+from core.app.experiment_records import checkpoint_record
 from core.errors import AppError
 from core.gpt.checkpoint import META_FILE, list_runs
 from core.gpt.classifier import list_classifiers
 from core.journal import book, entries, progress, store, versions
 from core.journal.entries import Entry, Journal
 from core.journal.experiments import Experiment, to_front
-from core.app.experiment_records import checkpoint_record
 from ui.journal_view import plain
 from ui.widget_registry import WIDGET_PAGES
 

@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.app import experiment_records as xv
 from core.app import predictions as pr
 from core.app.model_sources import ModelSource, model_sources
 from core.errors import AppError
@@ -18,7 +19,6 @@ from core.gpt.params import ParameterCount
 from core.journal import store
 from core.journal.entries import Entry, entry_filename
 from core.journal.experiments import Experiment
-from core.app import experiment_records as xv
 from core.widgets import run_view
 from core.widgets.run_view import shorten_line_breaks
 from ui.models import cached_model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from core.app import experiment_records as xv
 from core.app.model_sources import ModelSource
 from core.errors import Unavailable
 from core.gpt.checkpoint import delete_run, load_model, new_run_id, save_checkpoint
@@ -13,7 +14,6 @@ from core.gpt.generate import generate
 from core.gpt.model import GPTModel
 from core.gpt.tokenizers import decode, encode
 from core.journal import experiments as exp
-from core.app import experiment_records as xv
 
 PROMPT = "Every effort moves you"
 HISTORY = [{"type": "eval", "step": 1, "epoch": 1, "tokens_seen": 64, "train_loss": 10.9, "val_loss": 10.95},

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.app import experiment_records as xv
 from core.app import predictions as pr
 from core.errors import UserError
 from core.gpt.checkpoint import new_run_id, read_checkpoint, save_checkpoint
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
-from core.app import experiment_records as xv
 
 HISTORY = [{"type": "eval", "step": 1, "epoch": 1, "tokens_seen": 64, "train_loss": 9.0, "val_loss": 9.5},
            {"type": "eval", "step": 4, "epoch": 1, "tokens_seen": 256, "train_loss": 7.0, "val_loss": 7.25}]

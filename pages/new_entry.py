@@ -59,10 +59,14 @@ widgets = c2.multiselect("Live widgets beside the entry", list(WIDGET_PAGES),
 body = st.text_area("Note (markdown)", height=260, max_chars=entries.MAX_BODY_CHARS, key="new_body",
                     placeholder="What did you read? What clicked? Where was it hard? Raw HTML is not shown.")
 
+form.render_experiments_to_attach(journal, folder)
+
 topics = [t.strip() for t in topics_text.split(",") if t.strip()]
 try:
     text = entries.format_entry(day=day, weekday=weekday, body=body, title=title, date=date, chapters=chapters,
-                                page=int(page), hours=float(hours), topics=topics, widgets=widgets)
+                                page=int(page), hours=float(hours), topics=topics, widgets=widgets,
+                                widget_state=st.session_state.get("new_widget_state") or None,
+                                experiments=st.session_state.get("new_experiments") or ())
     error = None
 except entries.JournalError as err:
     text, error = None, str(err)

@@ -5,6 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from core.journal import book, entries, progress, store
+from ui import experiments, review
 from ui import progress_charts as charts
 from ui.navigation import require_app_navigation
 from ui.widget_registry import WIDGET_PAGES, page_link, widgets_for_chapter
@@ -121,3 +122,10 @@ else:
     st.markdown("\n".join(lines))
 for name in widgets_for_chapter(upcoming.current):
     page_link(WIDGET_PAGES[name], label=f"Try it live: {WIDGET_PAGES[name].title} ({WIDGET_PAGES[name].summary})")
+
+# --- Self-tests and predictions ---------------------------------------------------------------------------------
+st.header("Self-tests")
+review.stats_section("progress_review")
+
+st.header("Predict, then run")
+experiments.calibration_section()

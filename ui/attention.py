@@ -14,9 +14,11 @@ from core.errors import UserError
 from core.gpt.attention import AttentionSteps, attention_steps
 from core.text import plural
 from core.widgets import attention_view as av
+from ui import experiments as xp
 from ui.heatmap import heatmap, numbered
 from ui.long_text import within_limit
 from ui.models import choose_model
+from ui.widget_state import starting_state
 
 TOY = "The book's example"
 OWN_TEXT = "Your own short text"
@@ -283,14 +285,30 @@ def model_section(key: str) -> None:
 # Compact version for the journal
 
 
-def compact(key: str) -> None:
-    """The book's six tokens: attention weights, with and without the causal mask."""
+def compact(key: str, state: dict | None = None) -> None:
+    """The book's six tokens: attention weights, with and without the causal mask; an entry may open it
+    with the mask on (`causal`), with dropout (`dropout`) and several heads (`heads`)."""
+    start = starting_state("attention", state, {"causal": False, "dropout": 0.0, "heads": 1})
     inputs = av.toy_inputs()
-    causal = st.toggle("Causal mask", value=False, key=f"{key}_causal")
-    steps = attention_steps(inputs.inputs, causal=causal, scale=False)  # the book's section 3.3
+    causal = st.toggle("Causal mask", value=start["causal"], key=f"{key}_causal")
+    dropout, heads = start["dropout"], start["heads"]
+    if state and ("dropout" in state or "heads" in state):
+        cols = st.columns(2)
+        dropout = cols[0].slider("Dropout", 0.0, 0.9, min(max(dropout, 0.0), 0.9), step=0.1, key=f"{key}_dropout")
+        heads = cols[1].slider("Heads", 1, 4, min(max(heads, 1), 4), key=f"{key}_heads")
+    if heads > 1:
+        steps = av.multi_head_steps(inputs.inputs, heads, 2, causal, dropout, 123)[0]
+    else:  # the book's section 3.3: the inputs themselves as queries, keys and values
+        steps = attention_steps(inputs.inputs, causal=causal, dropout=dropout, seed=123, scale=False)
     tokens = numbered(inputs.labels)
-    show(heatmap(steps.weights, tokens, tokens, "attention weights", row_title="query", col_title="key"))
+    shown = steps.dropped_weights if dropout else steps.weights
+    title = "attention weights" + (" after dropout" if dropout else "") + (f" (head 1 of {heads})" if heads > 1 else "")
+    show(heatmap(shown, tokens, tokens, title, row_title="query", col_title="key"))
     st.caption(
         "Each row is one token's softmax weights over the others (they add up to 1)."
         + (" With the mask, no token sees the ones after it." if causal else "")
+        + (f" Dropout zeroes about {dropout:.0%} of them and scales the rest by 1/(1 - p)." if dropout else "")
     )
+    xp.add_to_entry(key, xp.attention_view(f"The book's six tokens, causal mask {'on' if causal else 'off'}",
+                                           {"text": " ".join(inputs.labels), "causal": causal, "dropout": dropout,
+                                            "heads": heads}))

@@ -13,14 +13,20 @@ from typing import Any
 
 import streamlit as st
 
+from core.app.experiment_records import checkpoint_record
+from core.errors import AppError
+from core.gpt.checkpoint import META_FILE, list_runs
+from core.gpt.classifier import list_classifiers
 from core.journal import book, entries, progress, store, versions
 from core.journal.entries import Entry, Journal
+from core.journal.experiments import Experiment, to_front
 from ui.journal_view import plain
 from ui.widget_registry import WIDGET_PAGES
 
 DONE, FAILED, OPEN = "new_entry_done", "new_entry_failed", "new_open"  # OPEN: the day to show on the next run
 EDITING, DRAFT = "new_editing", "new_draft"  # the day loaded to edit (None for a new day); the draft set aside
-FIELDS = ("new_date", "new_title", "new_chapters", "new_page", "new_hours", "new_topics", "new_widgets", "new_body")
+FIELDS = ("new_date", "new_title", "new_chapters", "new_page", "new_hours", "new_topics", "new_widgets", "new_body",
+          "new_widget_state", "new_experiments")  # the last two are kept as read, not edited in the form
 SHOWN_DELETED = 10
 
 
@@ -52,6 +58,8 @@ def blank(journal: Journal, day: int) -> dict[str, Any]:
         "new_topics": "",
         "new_widgets": [],
         "new_body": "",
+        "new_widget_state": {},
+        "new_experiments": [],
     }
 
 
@@ -66,6 +74,8 @@ def loaded(journal: Journal, entry: Entry) -> dict[str, Any]:
         "new_topics": ", ".join(entry.topics),
         "new_widgets": [w for w in entry.widgets if w in WIDGET_PAGES],
         "new_body": entry.body,
+        "new_widget_state": dict(entry.widget_state),
+        "new_experiments": list(entry.experiment_data),
     }
 
 
@@ -119,7 +129,7 @@ def _start_over(journal: Journal, day: int, date: dt.date | None) -> None:
     st.session_state.pop(DRAFT, None)
     st.session_state[EDITING] = None
     st.session_state.update(new_day=day, new_hours=planned_hours(journal, day), new_date=date, new_title="",
-                            new_topics="", new_widgets=[], new_body="")
+                            new_topics="", new_widgets=[], new_body="", new_widget_state={}, new_experiments=[])
 
 
 def save(folder: Path, journal: Journal, day: int, text: str, overwrite: bool, date: dt.date | None) -> None:
@@ -192,3 +202,51 @@ def render_recently_deleted(folder: Path, journal: Journal, kept: list[versions.
         taken = journal.entry_for(version.day) is not None
         c2.button("Restore", key=f"new_undelete_{version.path.name}", on_click=restore, args=(folder, version),
                   help=f"Day {version.day} has an entry now; it is kept as an earlier version" if taken else None)
+
+
+def runs_since(journal: Journal, folder: Path) -> list[tuple[str, Path]]:
+    """Training runs saved since the latest entry was written, newest first, as (kind, run folder)."""
+    latest = journal.entries[-1] if journal.entries else None
+    try:
+        since = (folder / latest.source).stat().st_mtime if latest else 0.0
+    except OSError:
+        since = 0.0
+    found = [("pretraining", run) for run in list_runs()] + [("spam", run) for run in list_classifiers()]
+    fresh = [(kind, run) for kind, run in found if (run.path / META_FILE).stat().st_mtime > since]
+    return [(kind, run.path) for kind, run in sorted(fresh, key=lambda item: item[1].created, reverse=True)]
+
+
+def _attach(record: Experiment) -> None:
+    st.session_state["new_experiments"] = [*st.session_state.get("new_experiments", []), to_front(record)]
+
+
+def _detach(index: int) -> None:
+    kept = list(st.session_state.get("new_experiments", []))
+    kept.pop(index)
+    st.session_state["new_experiments"] = kept
+
+
+def render_experiments_to_attach(journal: Journal, folder: Path) -> None:
+    """The runs made since the last entry, each attached in one click; the experiments the entry keeps."""
+    attached = st.session_state.get("new_experiments", [])
+    runs = [item for item in runs_since(journal, folder)
+            if not any(isinstance(r, dict) and r.get("run") == item[1].name for r in attached)]
+    with st.expander(f"Experiments ({len(attached)} kept, {len(runs)} new run{'s' * (len(runs) != 1)} to attach)",
+                     icon=":material/science:"):
+        for i, data in enumerate(attached):
+            c1, c2 = st.columns([4, 1], vertical_alignment="center")
+            title = data.get("title", "(a record that cannot be read)") if isinstance(data, dict) else "(unreadable)"
+            c1.markdown(plain(str(title)))
+            c2.button("Remove", key=f"new_detach_{i}", on_click=_detach, args=(i,))
+        if not runs:
+            st.caption("No training run since the latest entry. Results from the widgets can also be added with "
+                       "their own Add to the entry button.")
+        for kind, path in runs:
+            try:
+                record = checkpoint_record(kind, path)
+            except AppError:
+                continue  # a damaged run folder: nothing to attach
+            c1, c2 = st.columns([4, 1], vertical_alignment="center")
+            c1.markdown(f"{plain(record.title)}: " + ", ".join(f"{k.replace('_', ' ')} {v:.3f}"
+                                                              for k, v in record.results.items() if "loss" in k))
+            c2.button("Attach", key=f"new_attach_{path.name}", on_click=_attach, args=(record,), type="primary")

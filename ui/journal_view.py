@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import streamlit as st
 
 from core.journal.entries import Entry, Problem, display_markdown
+from ui.experiments import render_experiments
+from ui.text import plain
 from ui.widget_registry import WIDGET_PAGES, render_compact
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def plain(text: str) -> str:
-    """`text` escaped so markdown shows it literally (titles, topics and other short user text)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def entry_meta(entry: Entry) -> str:
@@ -57,9 +51,11 @@ def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry",
                               icon=":material/sell:", on_click=on_topic, args=(topic,),
                               help="Show only the entries with this topic")
         st.markdown(display_markdown(entry.body))
+        render_experiments(entry, key=f"{key}-day{entry.day}")
         widgets = [name for name in entry.widgets if name in WIDGET_PAGES]
-        warnings = [*entry.warnings, *(f"unknown widget {name!r} (known: {', '.join(WIDGET_PAGES)})"
-                                       for name in entry.widgets if name not in WIDGET_PAGES)]
+        warnings = [*entry.warnings, *entry.experiment_warnings,
+                    *(f"unknown widget {name!r} (known: {', '.join(WIDGET_PAGES)})"
+                      for name in entry.widgets if name not in WIDGET_PAGES)]
         for warning in warnings:
             st.caption(f":orange[:material/warning:] {entry.source}: {plain(warning)}")
         if not widgets:
@@ -71,7 +67,7 @@ def render_entry(entry: Entry, *, show_widgets: bool = True, key: str = "entry",
         for name in widgets:
             with st.container(border=True):
                 st.caption(f"**Live: {WIDGET_PAGES[name].title}**")
-                render_compact(name, key=f"{key}-day{entry.day}-{name}")
+                render_compact(name, key=f"{key}-day{entry.day}-{name}", state=entry.widget_state.get(name))
 
 
 def render_problem(problem: Problem) -> None:

@@ -13,6 +13,8 @@ from core.gpt.config import PRESETS, get_preset, validate_config
 from core.gpt.params import ParameterCount, count_parameters
 from core.text import plural
 from core.widgets import param_view as pv
+from ui import experiments as xp
+from ui.widget_state import starting_state
 
 DIMENSIONS = {  # key: (label, upper bound, help)
     "emb_dim": ("emb_dim", 16_384, "numbers per token vector"),
@@ -242,15 +244,18 @@ def compute_section(key: str, cfg: dict[str, Any]) -> None:
 # Compact version for the journal
 
 
-def compact(key: str) -> None:
-    """A donut for one GPT-2 size with its totals and the day-14 note."""
+def compact(key: str, state: dict | None = None) -> None:
+    """A donut for one GPT-2 size with its totals; the day-14 note where the entry asks for it (`note: day14`)."""
+    start = starting_state("parameters", state, {"preset": pv.GPT2_PRESETS[0], "note": ""})
     names = list(pv.GPT2_PRESETS)
-    preset = st.selectbox("Model size", names, key=f"{key}_preset")
+    preset = st.selectbox("Model size", names, index=names.index(start["preset"]) if start["preset"] in names else 0,
+                          key=f"{key}_preset")
     cfg = validate_config(PRESETS[preset])
     count = counted(frozen(cfg))
     left, right = st.columns([3, 2])
     left.altair_chart(donut(pv.component_rows(count, False), size=170), width="content")
     right.metric("Parameters", f"{count.total:,}")
     right.caption(f"{count.total_tied:,} with weight tying · {count.mb_fp32:,.2f} MB in fp32")
-    if preset == DAY14_PRESET:
+    xp.add_to_entry(key, xp.parameter_config(preset, cfg, count))
+    if preset == DAY14_PRESET and start["note"] == "day14":
         day14_note()

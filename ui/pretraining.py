@@ -56,6 +56,7 @@ from core.gpt.tokenizers import TokenizerUnavailable, encode
 from core.gpt.train import TrainSettings
 from core.text import plural
 from core.widgets import run_view
+from ui import experiments as xp
 from ui import runs as saved
 from ui import training_job as tj
 from ui.charts import loss_chart, perplexity_chart
@@ -269,6 +270,7 @@ def _show_estimate(estimate: Any) -> None:
 def start_section(key: str, plan: Plan | None) -> None:
     """The start button, or what runs now and a button to queue this run behind it."""
     tj.refused_note(key)
+    xp.predict(key, "pretraining")
     if tj.start_button(key, "pretraining", "Start training", disabled=plan is None) and plan is not None:
         _start(key, plan)
     tj.watch_slot(key)
@@ -358,6 +360,7 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
     verb = "Finished" if done["reason"] == "finished" else "Stopped"
     st.success(f"{verb} after {plural(done['step'], 'step')} and {plural(done['tokens_seen'], 'token')} "
                f"({format_duration(done['elapsed'])}). {_saved_note(done)}", icon=":material/check_circle:")
+    xp.add_to_entry(key, xp.finished_run(key, "pretraining", events))
 
 
 def _saved_note(done: dict[str, Any]) -> str:

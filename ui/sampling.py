@@ -30,8 +30,10 @@ from core.text import plural
 from core.widgets import sampling_view as sv
 from core.widgets.run_view import shorten_line_breaks
 from core.widgets.token_view import bytes_label
+from ui import experiments as xp
 from ui.long_text import within_limit
 from ui.models import choose_model, newest_model
+from ui.widget_state import starting_state
 
 MAX_PROMPT_CHARS = 5_000
 DEFAULT_PROMPT = "Every effort moves you"
@@ -286,6 +288,8 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
             return
         seconds = time.perf_counter() - started
         new = out[0, len(prompt.ids):].tolist()
+        st.session_state[f"{key}_record"] = xp.generation(key, prompt.text, strategy, int(count), use_cache, seed(key),
+                                                          prompt.text + decode(new))
         st.session_state[shown] = (made_for, prompt.text + decode(new), (
             f"{plural(len(new), 'new token')} in {seconds:.2f} s ({len(new) / seconds:,.0f} tokens/s, "
             f"{'with' if use_cache else 'without'} the KV cache, {precision} weights), {_describe(strategy)}."))
@@ -293,6 +297,7 @@ def generate_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Str
     if result is not None and result[0] == made_for:
         st.code(shorten_line_breaks(result[1]), language=None, wrap_lines=True)
         st.caption(result[2])
+        xp.add_to_entry(key, st.session_state.get(f"{key}_record"))
 
 
 def _describe(strategy: sv.Strategy) -> str:
@@ -310,15 +315,17 @@ def _describe(strategy: sv.Strategy) -> str:
 # Compact version for journal entries
 
 
-def compact(key: str) -> None:
-    """Prompt, strict or creative, generate: with the newest model on this machine."""
+def compact(key: str, state: dict | None = None) -> None:
+    """Prompt, strict or creative (`style` opens it on one), generate: with the newest model on this machine."""
+    start = starting_state("sampling", state, {"style": "strict"})
     chosen = newest_model()
     if chosen is None:
         return
     source, model = chosen
     st.caption(f"Model: {source.label}.")
     prompt = prompt_section(key, model, compact=True)
-    name = st.radio("Settings", tuple(PRESET_LABELS), format_func=PRESET_LABELS.get, horizontal=True,
-                    key=f"{key}_style")
+    styles = tuple(PRESET_LABELS)
+    name = st.radio("Settings", styles, format_func=PRESET_LABELS.get, horizontal=True, key=f"{key}_style",
+                    index=styles.index(start["style"]) if start["style"] in styles else 0)
     if prompt is not None:
         generate_section(key, model, prompt, PRESETS[name], compact=True)

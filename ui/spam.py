@@ -42,6 +42,7 @@ from core.paths import SMS_SPAM_FILE, cache_dir, data_dir, find_data_file
 from core.text import plural
 from core.widgets import run_view
 from core.widgets.spam_explain import CannotExplain, token_influence
+from ui import experiments as xp
 from ui import runs as saved
 from ui import training_job as tj
 from ui.charts import DASHES, loss_chart
@@ -165,6 +166,7 @@ def finetune_section(key: str, messages: list[Message]) -> None:
         st.error(str(err), icon=":material/cloud_off:")
         return
     tj.refused_note(key)
+    xp.predict(key, "spam")
     clicked = tj.start_button(key, "spam", "Start fine-tuning")
     tj.watch_slot(key)
     if clicked:
@@ -261,6 +263,7 @@ def _live_status(key: str) -> None:
                 else "The classifier is saved and is now the one used below.")
         st.success(f"{verb} after {plural(done['step'], 'step')} ({format_duration(done['elapsed'])}){tested}. {kept}",
                    icon=":material/check_circle:")
+        xp.add_to_entry(key, xp.finished_run(key, "spam", events))
 
 
 def _live_charts(key: str) -> None:

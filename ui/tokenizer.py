@@ -25,8 +25,10 @@ from core.gpt.tokenizers import TokenizerUnavailable, UnknownWordError, gpt2_tok
 from core.text import plural
 from core.widgets import token_view as tv
 from core.widgets.embedding_view import embed_tokens
+from ui import experiments as xp
 from ui.heatmap import heatmap, numbered
 from ui.long_text import within_limit
+from ui.widget_state import starting_state
 
 GPT2 = "GPT-2 BPE (tiktoken)"
 SIMPLE_V1 = "Simple tokenizer V1"
@@ -406,9 +408,13 @@ def embedding_section(key: str, ids: list[int], labels: list[str], vocab_size: i
 # Compact version for the journal
 
 
-def compact(key: str) -> None:
-    """Text in, GPT-2 tokens out (or a BPE trained here when GPT-2's vocabulary is missing)."""
-    text = text_input(key, "Byte pair encoding splits someunknownPlace into pieces it knows.", height=80)
+COMPACT_TEXT = "Byte pair encoding splits someunknownPlace into pieces it knows."
+
+
+def compact(key: str, state: dict | None = None) -> None:
+    """Text in, GPT-2 tokens out (or a BPE trained here when GPT-2's vocabulary is missing); `text` opens it."""
+    start = starting_state("tokenizer", state, {"text": COMPACT_TEXT})
+    text = text_input(key, start["text"], height=80)
     tokenizer = GPT2 if gpt2_problem() is None else TRAINED
     corpus = VERDICT if corpus_available(VERDICT) else JOURNAL
     result = try_tokenize(text, Settings(tokenizer, True, corpus, 1000)) if text else None
@@ -422,3 +428,4 @@ def compact(key: str) -> None:
         f"{result.tokenizer}: {plural(result.n_chars, 'character')} → {plural(result.n_tokens, 'token')}"
         + ("" if per_token is None else f" ({per_token:.2f} characters per token)")
     )
+    xp.add_to_entry(key, xp.tokenized(result))

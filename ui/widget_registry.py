@@ -7,8 +7,10 @@ the chapters a widget goes with are listed here, so the journal itself knows no 
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -53,6 +55,8 @@ WIDGET_PAGES = {
                    "what each layer of a GPT would predict, read through its own output head", chapters=("Chapter 4",)),
         WidgetPage("next_token_game", "Guess the next token", ":material/sports_esports:", "next_token_game",
                    "play the game a GPT is trained on, against a GPT, with a scoreboard"),
+        WidgetPage("review", "Review", ":material/school:", "review",
+                   "self-test cards from the chapters read, with answers computed live, spaced by FSRS"),
     )
 }
 
@@ -62,14 +66,23 @@ def widgets_for_chapter(chapter: str | None) -> tuple[str, ...]:
     return tuple(name for name, widget in WIDGET_PAGES.items() if chapter in widget.chapters)
 
 
-def render_compact(name: str, key: str) -> None:
-    """Draw widget `name`'s compact version, or a short note saying why it cannot be shown."""
+def render_compact(name: str, key: str, state: dict[str, Any] | None = None) -> None:
+    """Draw widget `name`'s compact version, or a short note saying why it cannot be shown.
+
+    `state` is the entry's starting state for the widget; a widget whose `compact` takes none ignores it.
+    """
     widget = WIDGET_PAGES.get(name)
     if widget is None:
         st.caption(f"Unknown widget {name!r}.")
         return
     try:
-        load_widget_module(name).compact(key)
+        compact = load_widget_module(name).compact
+        if "state" in inspect.signature(compact).parameters:
+            compact(key, state=state or {})
+        else:
+            if state:
+                st.caption(f"The {widget.title} widget takes no starting state; widget_state ignored.")
+            compact(key)
     except Exception as err:  # a broken or missing widget must not take the journal down with it
         _broken(widget, err)
 

@@ -2,7 +2,9 @@
 
 Front matter keys: `day` (required), `weekday`, `date`, `title`, `chapters`, `page` (page reached),
 `hours` (hours the learner logged), `topics`, `widgets` (names of live widgets shown beside the entry, kept
-as lower-case words: which names exist is the UI's business). Day N
+as lower-case words: which names exist is the UI's business), `widget_state` (each widget's starting
+settings, `{attention: {causal: true}}`), `experiments` (records kept by the widgets, see
+`core.journal.experiments`; they have a size budget of their own). Day N
 is the N-th calendar day of the journey, so days without an entry are gaps.
 """
 
@@ -12,12 +14,13 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
 from core.errors import UserError
+from core.journal import experiments as exp
 from core.journal.book import BOOK_CHAPTERS, normalise_chapter
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -31,8 +34,12 @@ MAX_TITLE_CHARS = 200
 MAX_TOPICS = 30
 MAX_TOPIC_CHARS = 60
 MAX_FRONT_MATTER_CHARS = 10_000
-MAX_FRONT_MATTER_DEPTH = 5  # a mapping of lists is 2; deeper is a mistake, or a file built to exhaust the parser
-_FIELDS = ("day", "weekday", "date", "title", "chapters", "page", "hours", "topics", "widgets")
+# A mapping of lists is 2, an experiment record's settings 4; two more levels let a mistyped record be a
+# warning on its entry rather than an unreadable file. Deeper is a mistake, or a file built to exhaust the parser.
+MAX_FRONT_MATTER_DEPTH = 7
+MAX_WIDGET_STATE_FIELDS = 12  # per widget
+_FIELDS = ("day", "weekday", "date", "title", "chapters", "page", "hours", "topics", "widgets", "widget_state",
+           "experiments")
 
 
 class JournalError(UserError):
@@ -57,8 +64,12 @@ class Entry:
     hours: float | None = None
     topics: tuple[str, ...] = ()
     widgets: tuple[str, ...] = ()
+    widget_state: dict[str, dict[str, Any]] = field(default_factory=dict)  # widget name -> its starting settings
+    experiments: tuple[exp.Experiment, ...] = ()  # the records that validate
+    experiment_data: tuple[Any, ...] = ()  # every record as read, kept as it is when the entry is saved again
     source: str = ""
     warnings: tuple[str, ...] = ()
+    experiment_warnings: tuple[str, ...] = ()
 
     @property
     def heading(self) -> str:
@@ -173,9 +184,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         raise JournalError("no front matter: the file must start with a '---' line, "
                            "the YAML fields, and a closing '---' line")
-    if len(match.group(1)) > MAX_FRONT_MATTER_CHARS:
-        raise JournalError(f"the front matter has {len(match.group(1)):,} characters; the limit is "
-                           f"{MAX_FRONT_MATTER_CHARS:,} (long text belongs below the closing '---')")
+    _check_front_matter_size(match.group(1))
     try:
         front = yaml.load(match.group(1), Loader=_FrontMatterLoader)
     except _NotAllowed as err:
@@ -192,6 +201,18 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not isinstance(front, dict):
         raise JournalError("front matter must be 'key: value' lines")
     return front, text[match.end():].strip("\n")
+
+
+def _check_front_matter_size(front: str) -> None:
+    """The experiments' records have a budget of their own; everything else shares the front matter's limit."""
+    span = exp.block_span(front)
+    records = span[1] - span[0] if span else 0
+    if len(front) - records > MAX_FRONT_MATTER_CHARS:
+        raise JournalError(f"the front matter has {len(front) - records:,} characters; the limit is "
+                           f"{MAX_FRONT_MATTER_CHARS:,} (long text belongs below the closing '---')")
+    if records > exp.MAX_EXPERIMENTS_CHARS:
+        raise JournalError(f"the experiments take {records:,} characters; the limit is "
+                           f"{exp.MAX_EXPERIMENTS_CHARS:,} (remove some records)")
 
 
 def parse_entry(text: str, source: str = "<text>") -> Entry:
@@ -230,6 +251,10 @@ def parse_entry(text: str, source: str = "<text>") -> Entry:
         else:
             warnings.append(f"widget {name!r} is not a name like 'tokenizer' or 'next_token_game'")
 
+    widget_state, state_warnings = _widget_state(front.get("widget_state"))
+    warnings += state_warnings
+    raw_experiments = front.get("experiments")
+    records, experiment_warnings = exp.read_all(raw_experiments)
     return Entry(
         day=day,
         weekday=weekday,
@@ -241,9 +266,31 @@ def parse_entry(text: str, source: str = "<text>") -> Entry:
         hours=hours,
         topics=tuple(dict.fromkeys(t.strip().lower() for t in _string_list(front.get("topics"), "topics"))),
         widgets=tuple(dict.fromkeys(widgets)),
+        widget_state=widget_state,
+        experiments=records,
+        experiment_data=tuple(raw_experiments) if isinstance(raw_experiments, list) else (),
         source=source,
         warnings=tuple(warnings),
+        experiment_warnings=experiment_warnings,
     )
+
+
+def _widget_state(value: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """`widget_state: {attention: {causal: true}}`: plain settings per widget name; anything else is warned about."""
+    if value is None:
+        return {}, []
+    if not isinstance(value, dict):
+        return {}, ["widget_state must be fields per widget, such as {attention: {causal: true}}; ignored"]
+    state, warnings = {}, []
+    for name, settings in value.items():
+        ok_name = isinstance(name, str) and _WIDGET_NAME.fullmatch(name)
+        plain = isinstance(settings, dict) and len(settings) <= MAX_WIDGET_STATE_FIELDS and all(
+            isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in settings.items())
+        if ok_name and plain:
+            state[name] = dict(settings)
+        else:
+            warnings.append(f"widget_state for {name!r} is not plain settings for a widget; ignored")
+    return state, warnings
 
 
 def check_calendar(entry: Entry, first_weekday: str) -> Entry:
@@ -319,6 +366,8 @@ def format_entry(
     hours: float | None = None,
     topics: Sequence[str] = (),
     widgets: Sequence[str] = (),
+    widget_state: dict[str, dict[str, Any]] | None = None,
+    experiments: Sequence[Any] = (),
 ) -> str:
     """The text of an entry file; raises `JournalError` if anything would not read back cleanly."""
     entry_filename(day)  # validates the day
@@ -355,7 +404,11 @@ def format_entry(
         front["topics"] = topics
     if widgets:
         front["widgets"] = list(widgets)
-    text = "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000) + "---\n\n" + body + "\n"
+    if widget_state:
+        front["widget_state"] = widget_state
+    records = [exp.to_front(r) if isinstance(r, exp.Experiment) else r for r in experiments]
+    text = ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
+            + exp.format_block(records) + "---\n\n" + body + "\n")
 
     entry = parse_entry(text)
     if entry.warnings:
@@ -370,6 +423,33 @@ def _check_plain_text(name: str, text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise JournalError(f"the {name} contains characters that are not valid Unicode") from None
+
+def with_experiment(text: str, record: exp.Experiment) -> str:
+    """`text` with `record` added to its experiments; every other byte of the file stays as it was.
+
+    Only the `experiments:` field is rewritten (and moved last in the front matter); the result is read
+    back and compared with the original, so a file this cannot edit cleanly is refused, never changed.
+    """
+    bom = text[: len(text) - len(text.lstrip("\ufeff"))]
+    rest = text[len(bom):]
+    match = _FRONT_MATTER.match(rest)
+    front, body = split_front_matter(text)
+    records = exp.appended(front.get("experiments"), record)
+    old = match.group(1)
+    span = exp.block_span(old)
+    others = old if span is None else old[: span[0]] + old[span[1]:]
+    if others and not others.endswith("\n"):
+        others += "\n"
+    new = bom + rest[: match.start(1)] + others + exp.format_block(records) + rest[match.end(1):]
+    new_front, new_body = split_front_matter(new)
+    same = {k: v for k, v in new_front.items() if k != "experiments"} == {
+        k: v for k, v in front.items() if k != "experiments"}
+    if not same or new_body != body or new_front.get("experiments") != records:
+        raise JournalError("this entry's front matter is written in a way the app cannot add to without "
+                           "changing it; add the experiment by hand or save the entry once on New entry")
+    parse_entry(new)
+    return new
+
 
 # ---------------------------------------------------------------------------------------------
 # Displaying entry text

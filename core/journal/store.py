@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from core.atomic import leftover_temporaries, write_text
@@ -19,7 +20,9 @@ from core.journal.entries import (
     entry_filename,
     infer_first_weekday,
     parse_entry,
+    with_experiment,
 )
+from core.journal.experiments import Experiment, now_utc
 from core.journal.versions import DELETED, REPLACED, Version, keep_version, versions_dir
 from core.paths import PROJECT_ROOT
 
@@ -67,12 +70,12 @@ def load_journal(directory: Path | None = None) -> Journal:
     )
 
 
-def _read_entry_file(path: Path) -> str:
+def _read_entry_file(path: Path, keep_line_ends: bool = False) -> str:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise JournalError(f"file is {size:,} bytes; an entry may be at most {MAX_FILE_BYTES:,}")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8") if keep_line_ends else path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise JournalError(f"not UTF-8 text (byte {err.start} cannot be decoded)") from None
     except OSError as err:
@@ -96,6 +99,17 @@ def write_entry(directory: Path, day: int, text: str, *, overwrite: bool = False
         return write_text(target, text, overwrite=overwrite)
     except FileExistsError:
         raise EntryExistsError(f"{target.name} already exists; confirm to replace it") from None
+
+
+def add_experiment(directory: Path, day: int, record: Experiment) -> Path:
+    """Record `record` in day `day`'s entry, atomically; the entry as it was is kept as a version."""
+    path = directory / entry_filename(day)
+    if not path.is_file():
+        raise JournalError(f"day {day} has no entry yet; write it on the New entry page first")
+    text = _read_entry_file(path, keep_line_ends=True)
+    if not record.at:
+        record = replace(record, at=now_utc())
+    return write_entry(directory, day, with_experiment(text, record), overwrite=True)
 
 
 def delete_entry(directory: Path, day: int) -> Version:

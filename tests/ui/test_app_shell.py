@@ -113,7 +113,7 @@ def test_progress_shows_the_journey_at_a_glance(journal_copy):
     assert metrics["On plan"] == "day 35 (a Wednesday)"
     assert metrics["At the rhythm so far"] == "day 36 (a Thursday)"
     assert [h.value for h in at.header] == ["How far through the book", "Study rhythm", "Pace and finish",
-                                            "What comes next"]
+                                            "What comes next", "Self-tests", "Predict, then run"]
     page_text = texts(at.markdown) + texts(at.caption)
     assert "days 17-19" in page_text
     assert "Then **Chapter 7**" in page_text

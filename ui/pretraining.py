@@ -7,6 +7,7 @@ earlier runs to compare with.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from core.gpt.checkpoint import (
     read_checkpoint,
     run_path,
 )
-from core.gpt.config import PRESETS
+from core.gpt.config import GPT2_VOCAB_SIZE, PRESETS
 from core.gpt.device import DEVICES, resolve_device
 from core.gpt.fastpath import bf16_supported
 from core.gpt.params import count_parameters
@@ -67,6 +68,7 @@ BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 REFRESH_S = 1.0
 CHART_REFRESH_S = 5.0
+BOOK_UNTRAINED_PERPLEXITY = 48_725  # section 5.1.2's untrained GPT-2 small on its two example texts
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
 
@@ -436,7 +438,7 @@ def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, 
     signature = (version if version is not None else label, tuple(r.run_id for r in overlay), x, compact)
     charts = tj.drawn_once(f"{key}_charts", signature, build)
     if charts is None:
-        st.caption("The first evaluation appears after the first step.")
+        st.caption("The first evaluation, of the untrained model, appears in a moment.")
         return
     if compact:
         st.altair_chart(charts[0], width="stretch")
@@ -444,7 +446,27 @@ def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, 
         left, right = st.columns([3, 2])
         left.altair_chart(charts[0], width="stretch")
         right.altair_chart(charts[1], width="stretch")
+        _untrained_note(history)
         _samples(history)
+
+
+def _untrained_note(history: list[dict[str, Any]]) -> None:
+    """Day 15's question: how unsure is a model before its first update?"""
+    first = next((e for e in history if e.get("type") == "eval" and e.get("step") == 0), None)
+    if first is None:
+        return
+    loss = first["val_loss"]
+    st.info(
+        f"**Before any update** (step 0) the validation loss is **{loss:.2f}**, a perplexity of "
+        f"**{run_view.perplexity(loss):,.0f}**. The book's untrained model scores {BOOK_UNTRAINED_PERPLEXITY:,}, "
+        f"and a uniform guess among all {GPT2_VOCAB_SIZE:,} tokens would give ln {GPT2_VOCAB_SIZE:,} = "
+        f"{math.log(GPT2_VOCAB_SIZE):.2f}. My note on day 15: an untrained model is about as unsure as if it "
+        f"picked from some {BOOK_UNTRAINED_PERPLEXITY:,} of the {GPT2_VOCAB_SIZE:,} tokens.\n\n"
+        "A first perplexity above the vocabulary size is no mistake: a random model is *worse* than uniform. "
+        "Its logits are not flat, so it is confidently wrong about many next tokens, and cross-entropy "
+        "punishes a confident miss more than an even spread.",
+        icon=":material/casino:",
+    )
 
 
 def _samples(history: list[dict[str, Any]]) -> None:

@@ -259,3 +259,19 @@ def test_tiny_shakespeare_and_the_device_are_choices(monkeypatch):
     device.set_value("cuda").run()
     assert "no usable CUDA GPU" in " ".join(e.value for e in at.error)
     assert at.button(key=f"{KEY}_start_button").disabled or not at.button(key=f"{KEY}_start_button")
+
+
+def test_the_untrained_models_perplexity_is_shown_beside_the_books(runs_dir):
+    """Day 15: the step-0 evaluation, the book's 48,725 and why a first perplexity can exceed the vocabulary."""
+    small = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+    history = [{"type": "eval", "step": 0, "epoch": 0, "tokens_seen": 0, "train_loss": 11.2, "val_loss": 11.0},
+               {"type": "step", "step": 1, "epoch": 1, "tokens_seen": 16, "train_loss": 10.9, "lr": 4e-4,
+                "tokens_per_s": 100.0, "elapsed": 0.1},
+               {"type": "eval", "step": 1, "epoch": 1, "tokens_seen": 16, "train_loss": 10.8, "val_loss": 10.9}]
+    save_checkpoint(run_path("20240101-000000-aaaaaa", runs_dir), GPTModel(small), status="finished",
+                    history=history, settings={"preset": "custom"}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    at = open_page()
+    note = " ".join(i.value for i in at.info)
+    assert "Before any update" in note and "11.00" in note and "59,874" in note  # exp(11.0)
+    assert "48,725" in note and "10.82" in note and "worse* than uniform" in note
+    assert not at.exception

@@ -229,7 +229,15 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
     except UserError as err:
         st.error(str(err), icon=":material/error:")
         return None
-    estimate = estimate_training(cfg, len(train_loader), settings.epochs, int(batch_size), settings.eval_freq,
+    # A training part shorter than one batch makes a single, smaller batch of all its windows.
+    windows = len(train_loader.dataset)
+    per_step = min(int(batch_size), windows)
+    if per_step < batch_size:
+        st.warning(f"The training part holds only {windows:,} window{'s' * (windows != 1)} of "
+                   f"{cfg['context_length']:,} tokens, fewer than one batch of {int(batch_size)}: each step "
+                   f"trains on those {windows:,} ({windows * cfg['context_length']:,} tokens). A smaller batch "
+                   "gives more steps per epoch.", icon=":material/info:")
+    estimate = estimate_training(cfg, len(train_loader), settings.epochs, per_step, settings.eval_freq,
                                  settings.eval_iter, flops_per_s=speed_for(cfg, saved_runs(), saved.current()),
                                  available_bytes=available_memory())
     _show_estimate(estimate)

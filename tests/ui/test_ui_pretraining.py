@@ -275,3 +275,18 @@ def test_the_untrained_models_perplexity_is_shown_beside_the_books(runs_dir):
     assert "Before any update" in note and "11.00" in note and "59,874" in note  # exp(11.0)
     assert "48,725" in note and "10.82" in note and "worse* than uniform" in note
     assert not at.exception
+
+
+def test_a_batch_larger_than_the_training_part_plans_what_is_really_trained(verdict_text, gpt2_encoding):
+    """The Verdict's training part (about 4,630 tokens) fills 18 windows of 256, not a batch of 32."""
+    at = open_page()
+    at.radio(key=f"{KEY}_corpus").set_value("the-verdict").run()
+    at.selectbox(key=f"{KEY}_preset").set_value("gpt2-small").run()
+    at.select_slider(key=f"{KEY}_context").set_value(256).run()
+    at.select_slider(key=f"{KEY}_batch").set_value(32).run()
+    assert not at.exception
+    train_part = int(len(gpt2_encoding.encode(verdict_text, allowed_special="all")) * 0.9)
+    windows = (train_part - 1) // 256
+    assert any(f"only {windows} windows" in w.value and "fewer than one batch of 32" in w.value for w in at.warning)
+    plan = next(c.value for c in [*at.caption, *at.warning] if "training tokens" in c.value)
+    assert f"{10 * windows * 256:,} training tokens" in plan and "81,920" not in plan

@@ -362,9 +362,9 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
     if snapshot.status == "failed" or done is None:
         st.error(f"The run failed: {snapshot.error}", icon=":material/error:")
         return
-    tj.progress_bar(progress)
-    _metrics(progress)
     verb = "Finished" if done["reason"] == "finished" else "Stopped"
+    tj.progress_bar(progress, ended=verb.lower())
+    _metrics(progress)
     st.success(f"{verb} after {done['step']:,} steps and {done['tokens_seen']:,} tokens "
                f"({format_duration(done['elapsed'])}). {_saved_note(done)}", icon=":material/check_circle:")
 

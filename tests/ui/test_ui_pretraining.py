@@ -290,3 +290,21 @@ def test_a_batch_larger_than_the_training_part_plans_what_is_really_trained(verd
     assert any(f"only {windows} windows" in w.value and "fewer than one batch of 32" in w.value for w in at.warning)
     plan = next(c.value for c in [*at.caption, *at.warning] if "training tokens" in c.value)
     assert f"{10 * windows * 256:,} training tokens" in plan and "81,920" not in plan
+
+
+BAR = """
+from core.widgets.run_view import RunProgress
+from ui import training_job as tj
+done = RunProgress(steps_done=10, total_steps=10, epoch=1, tokens_seen=160, tokens_per_s=50.0, elapsed=3.0,
+                   seconds_left=0.0, last_train_loss=5.0, last_val_loss=6.0)
+tj.progress_bar(done)
+tj.progress_bar(done, ended="finished")
+"""
+
+
+def test_the_progress_text_follows_the_jobs_status():
+    """A finished run's bar says so, not "measuring and saving" beside the Finished message."""
+    at = AppTest.from_string(BAR).run()
+    running, finished = (bar.proto.text for bar in at.get("progress"))
+    assert "measuring and saving" in running
+    assert finished.endswith("finished") and "measuring and saving" not in finished

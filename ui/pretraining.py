@@ -71,6 +71,9 @@ CHART_REFRESH_S = 5.0
 BOOK_UNTRAINED_PERPLEXITY = 48_725  # section 5.1.2's untrained GPT-2 small on its two example texts
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
+# Day 16's figure on a CPU in minutes: The Verdict, the overfit preset (no dropout), several epochs.
+OVERFIT_RECIPE = {"corpus": VERDICT, "start": NEW, "preset": "overfit", "context": 64, "epochs": 15, "lr": 1e-3,
+                  "batch": 4, "eval_freq": 18}
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,9 @@ def _corpus_text(key: str, choice: str) -> str | None:
 
 def plan_section(key: str, corpus: Corpus) -> Plan | None:
     """A new model of a preset size, or a saved run to continue; the settings; an honest estimate."""
+    st.button("Overfit on purpose", key=f"{key}_overfit", icon=":material/school:", on_click=_overfit, args=(key,),
+              help="Day 16: a model with room to memorise The Verdict trains for 15 epochs, so the training "
+                   "loss falls well under 1 while the validation loss stalls around 6-7, as in the book's figure.")
     runs = saved_runs()
     start = st.radio("Start from", (NEW, RESUME), horizontal=True, key=f"{key}_start",
                      format_func={NEW: "A new, untrained model", RESUME: "A saved run (resume training)"}.get,
@@ -250,6 +256,11 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
     summary = f"{action} on {corpus.label.lower()}, {settings.epochs} epoch{'s' * (settings.epochs > 1)}"
     return Plan(corpus, preset, settings, int(batch_size), cfg["context_length"], resume,
                 sample_prompt.strip(), summary, memory_bytes=estimate.memory_bytes, keep_optimizer=keep)
+
+
+def _overfit(key: str) -> None:
+    for name, value in OVERFIT_RECIPE.items():
+        st.session_state[f"{key}_{name}"] = value
 
 
 def _show_estimate(estimate: Any) -> None:

@@ -308,3 +308,16 @@ def test_the_progress_text_follows_the_jobs_status():
     running, finished = (bar.proto.text for bar in at.get("progress"))
     assert "measuring and saving" in running
     assert finished.endswith("finished") and "measuring and saving" not in finished
+
+
+def test_overfit_on_purpose_sets_up_day_16s_run_in_cpu_minutes():
+    at = open_page()
+    at.button(key=f"{KEY}_overfit").click().run()
+    assert not at.exception and not at.error
+    assert at.radio(key=f"{KEY}_corpus").value == "the-verdict"
+    assert at.selectbox(key=f"{KEY}_preset").value == "overfit"
+    assert at.number_input(key=f"{KEY}_epochs").value == 15 and at.select_slider(key=f"{KEY}_context").value == 64
+    plan = next(c.value for c in at.caption if "training tokens" in c.value)
+    minutes = plan.split("about **")[1].split("**")[0]
+    assert " h " not in minutes and "days" not in minutes, minutes  # minutes, not hours
+    assert not at.button(key=f"{KEY}_start_button").disabled

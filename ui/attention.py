@@ -79,16 +79,20 @@ def settings(key: str) -> Settings:
                             help="Hide later tokens from each token (section 3.5).")
     dropout = cols[2].slider("Dropout", 0.0, 0.9, 0.0, step=0.1, key=f"{key}_dropout",
                              help="Share of attention weights dropped at random during training (section 3.5.2).")
-    n_heads, head_dim, head, seed = 1, 2, 0, 123
+    # Streamlit forgets a widget's value while it is hidden: remember the choices in our own keys,
+    # so that hiding the weights (or switching the tokens) keeps the heads and d_k the learner set.
+    kept = st.session_state.setdefault(f"{key}_kept", {"heads": 1, "head_dim": 2, "seed": 123})
+    n_heads, head_dim, head, seed = 1, 2, 0, kept["seed"]
     if trainable:
         cols = st.columns(4)
-        n_heads = cols[0].slider("Heads", 1, 4, 1, key=f"{key}_heads")
-        head_dim = cols[1].slider("Dimensions per head (d_k)", 1, 4, 2, key=f"{key}_head_dim")
+        n_heads = kept["heads"] = cols[0].slider("Heads", 1, 4, kept["heads"], key=f"{key}_heads")
+        head_dim = kept["head_dim"] = cols[1].slider("Dimensions per head (d_k)", 1, 4, kept["head_dim"],
+                                                     key=f"{key}_head_dim")
         head = cols[2].selectbox("Head to show", range(n_heads), format_func=lambda h: f"head {h + 1}",
                                  key=f"{key}_head")
-        seed = int(cols[3].number_input("Random seed", 0, 2**31 - 1, 123, key=f"{key}_seed"))
+        seed = kept["seed"] = int(cols[3].number_input("Random seed", 0, 2**31 - 1, kept["seed"], key=f"{key}_seed"))
     elif dropout:
-        seed = int(st.number_input("Random seed", 0, 2**31 - 1, 123, key=f"{key}_seed"))
+        seed = kept["seed"] = int(st.number_input("Random seed", 0, 2**31 - 1, kept["seed"], key=f"{key}_seed"))
     last_step = st.select_slider("Show the steps up to", STEPS, value=STEPS[-1], key=f"{key}_step")
     return Settings(trainable, causal, dropout, seed, n_heads, head_dim, min(head, n_heads - 1), last_step)
 

@@ -92,9 +92,9 @@ def totals_section(name: str, cfg: dict[str, Any]) -> ParameterCount:
     left.metric("Parameters without weight tying", f"{count.total:,}")
     right.metric("With weight tying", f"{count.total_tied:,}",
                  help="The output head reuses the token embedding matrix, so it adds nothing of its own.")
-    left.metric("Memory in fp32", f"{count.size_mb(4, tied):,.2f} MB",
-                help="4 bytes per parameter (1 MB = 1024² bytes).")
-    right.metric("Memory in bf16", f"{count.size_mb(2, tied):,.2f} MB", help="2 bytes per parameter.")
+    params = pv.model_parameters(count, tied)
+    left.metric("Memory in fp32", pv.format_bytes(4 * params), help="4 bytes per parameter (1 MB = 1024² bytes).")
+    right.metric("Memory in bf16", pv.format_bytes(2 * params), help="2 bytes per parameter.")
     st.caption(
         f"{name} holds **{pv.model_parameters(count, tied):,}** parameters (weight tying "
         f"{'on' if tied else 'off'}; memory for the weights alone): emb_dim {cfg['emb_dim']:,}, "
@@ -207,8 +207,12 @@ def compute_section(key: str, cfg: dict[str, Any]) -> None:
         "token costs. Attention also compares the token with every earlier one, so its share of "
         "the compute grows with the context while its share of the weights stays put."
     )
-    context = st.slider("Tokens already in the context", 1, cfg["context_length"], cfg["context_length"],
-                        key=f"{key}_context_{cfg['context_length']}")
+    if cfg["context_length"] > 1:
+        context = st.slider("Tokens already in the context", 1, cfg["context_length"], cfg["context_length"],
+                            key=f"{key}_context_{cfg['context_length']}")
+    else:  # a slider needs two ends
+        context = 1
+        st.caption("With a context of 1 token, attention only ever sees the token itself.")
     rows = compute_rows(frozen(cfg), context)
     frame = pd.DataFrame(rows)
     long = frame.melt(id_vars="part", value_vars=["parameter share", "FLOP share"], var_name="measure",
@@ -255,7 +259,7 @@ def compact(key: str, state: dict | None = None) -> None:
     left, right = st.columns([3, 2])
     left.altair_chart(donut(pv.component_rows(count, False), size=170), width="content")
     right.metric("Parameters", f"{count.total:,}")
-    right.caption(f"{count.total_tied:,} with weight tying · {count.mb_fp32:,.2f} MB in fp32")
+    right.caption(f"{count.total_tied:,} with weight tying · {pv.format_bytes(4 * count.total)} in fp32")
     xp.add_to_entry(key, xp.parameter_config(preset, cfg, count))
     if preset == DAY14_PRESET and start["note"] == "day14":
         day14_note()

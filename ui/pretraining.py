@@ -7,6 +7,7 @@ earlier runs to compare with.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from core.gpt.checkpoint import (
     read_checkpoint,
     run_path,
 )
-from core.gpt.config import PRESETS
+from core.gpt.config import GPT2_VOCAB_SIZE, PRESETS
 from core.gpt.device import DEVICES, resolve_device
 from core.gpt.fastpath import bf16_supported
 from core.gpt.params import count_parameters
@@ -69,8 +70,12 @@ BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 REFRESH_S = 1.0
 CHART_REFRESH_S = 5.0
+BOOK_UNTRAINED_PERPLEXITY = 48_725  # section 5.1.2's untrained GPT-2 small on its two example texts
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
+# Day 16's figure on a CPU in minutes: The Verdict, the overfit preset (no dropout), several epochs.
+OVERFIT_RECIPE = {"corpus": VERDICT, "start": NEW, "preset": "overfit", "context": 64, "epochs": 15, "lr": 1e-3,
+                  "batch": 4, "eval_freq": 18}
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,9 @@ def _corpus_text(key: str, choice: str) -> str | None:
 
 def plan_section(key: str, corpus: Corpus) -> Plan | None:
     """A new model of a preset size, or a saved run to continue; the settings; an honest estimate."""
+    st.button("Overfit on purpose", key=f"{key}_overfit", icon=":material/school:", on_click=_overfit, args=(key,),
+              help="Day 16: a model with room to memorise The Verdict trains for 15 epochs, so the training "
+                   "loss falls well under 1 while the validation loss stalls around 6-7, as in the book's figure.")
     runs = saved_runs()
     start = st.radio("Start from", (NEW, RESUME), horizontal=True, key=f"{key}_start",
                      format_func={NEW: "A new, untrained model", RESUME: "A saved run (resume training)"}.get,
@@ -229,7 +237,15 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
     except UserError as err:
         st.error(str(err), icon=":material/error:")
         return None
-    estimate = estimate_training(cfg, len(train_loader), settings.epochs, int(batch_size), settings.eval_freq,
+    # A training part shorter than one batch makes a single, smaller batch of all its windows.
+    windows = len(train_loader.dataset)
+    per_step = min(int(batch_size), windows)
+    if per_step < batch_size:
+        st.warning(f"The training part holds only {windows:,} window{'s' * (windows != 1)} of "
+                   f"{cfg['context_length']:,} tokens, fewer than one batch of {int(batch_size)}: each step "
+                   f"trains on those {windows:,} ({windows * cfg['context_length']:,} tokens). A smaller batch "
+                   "gives more steps per epoch.", icon=":material/info:")
+    estimate = estimate_training(cfg, len(train_loader), settings.epochs, per_step, settings.eval_freq,
                                  settings.eval_iter, flops_per_s=speed_for(cfg, saved_runs(), saved.current()),
                                  available_bytes=available_memory())
     _show_estimate(estimate)
@@ -242,6 +258,11 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
     summary = f"{action} on {corpus.label.lower()}, {plural(settings.epochs, 'epoch')}"
     return Plan(corpus, preset, settings, int(batch_size), cfg["context_length"], resume,
                 sample_prompt.strip(), summary, memory_bytes=estimate.memory_bytes, keep_optimizer=keep)
+
+
+def _overfit(key: str) -> None:
+    for name, value in OVERFIT_RECIPE.items():
+        st.session_state[f"{key}_{name}"] = value
 
 
 def _show_estimate(estimate: Any) -> None:
@@ -355,9 +376,9 @@ def _status(key: str, live: tj.LiveJob, snapshot: Any, events: list[dict[str, An
     if snapshot.status == "failed" or done is None:
         st.error(f"The run failed: {snapshot.error}", icon=":material/error:")
         return
-    tj.progress_bar(progress)
-    _metrics(progress)
     verb = "Finished" if done["reason"] == "finished" else "Stopped"
+    tj.progress_bar(progress, ended=verb.lower())
+    _metrics(progress)
     st.success(f"{verb} after {plural(done['step'], 'step')} and {plural(done['tokens_seen'], 'token')} "
                f"({format_duration(done['elapsed'])}). {_saved_note(done)}", icon=":material/check_circle:")
     xp.add_to_entry(key, xp.finished_run(key, "pretraining", events))
@@ -440,7 +461,7 @@ def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, 
     signature = (version if version is not None else label, tuple(r.run_id for r in overlay), x, compact)
     charts = tj.drawn_once(f"{key}_charts", signature, build)
     if charts is None:
-        st.caption("The first evaluation appears after the first step.")
+        st.caption("The first evaluation, of the untrained model, appears in a moment.")
         return
     if compact:
         st.altair_chart(charts[0], width="stretch")
@@ -448,7 +469,27 @@ def _charts(key: str, history: list[dict[str, Any]], label: str, compact: bool, 
         left, right = st.columns([3, 2])
         left.altair_chart(charts[0], width="stretch")
         right.altair_chart(charts[1], width="stretch")
+        _untrained_note(history)
         _samples(history)
+
+
+def _untrained_note(history: list[dict[str, Any]]) -> None:
+    """Day 15's question: how unsure is a model before its first update?"""
+    first = next((e for e in history if e.get("type") == "eval" and e.get("step") == 0), None)
+    if first is None:
+        return
+    loss = first["val_loss"]
+    st.info(
+        f"**Before any update** (step 0) the validation loss is **{loss:.2f}**, a perplexity of "
+        f"**{run_view.perplexity(loss):,.0f}**. The book's untrained model scores {BOOK_UNTRAINED_PERPLEXITY:,}, "
+        f"and a uniform guess among all {GPT2_VOCAB_SIZE:,} tokens would give ln {GPT2_VOCAB_SIZE:,} = "
+        f"{math.log(GPT2_VOCAB_SIZE):.2f}. My note on day 15: an untrained model is about as unsure as if it "
+        f"picked from some {BOOK_UNTRAINED_PERPLEXITY:,} of the {GPT2_VOCAB_SIZE:,} tokens.\n\n"
+        "A first perplexity above the vocabulary size is no mistake: a random model is *worse* than uniform. "
+        "Its logits are not flat, so it is confidently wrong about many next tokens, and cross-entropy "
+        "punishes a confident miss more than an even spread.",
+        icon=":material/casino:",
+    )
 
 
 def _samples(history: list[dict[str, Any]]) -> None:

@@ -81,7 +81,8 @@ def chapters_chart(spans: Sequence[ChapterSpan], last_day: int) -> alt.Chart:
         x=alt.X("start:Q", title="day", scale=alt.Scale(domain=[0.5, last_day + 0.5], nice=False),
                 axis=alt.Axis(tickMinStep=1, format="d")),
         x2="end:Q",
-        y=alt.Y("chapter:N", sort=order, title=None, axis=alt.Axis(labelLimit=340)),
+        # Long titles are cut (the tooltip has them whole) so that the bars keep room on a phone.
+        y=alt.Y("chapter:N", sort=order, title=None, axis=alt.Axis(labelLimit=150)),
         color=alt.Color("state:N", scale=alt.Scale(domain=["finished", "in progress"], range=["#4c78a8", "#f58518"]),
                         legend=alt.Legend(title=None, orient="bottom")),
         tooltip=["chapter", "days", "status"],

@@ -26,7 +26,7 @@ from core.text import plural
 from core.widgets import token_view as tv
 from core.widgets.embedding_view import embed_tokens
 from ui import experiments as xp
-from ui.heatmap import heatmap, numbered
+from ui.heatmap import CELL_PX, heatmap, numbered
 from ui.long_text import within_limit
 from ui.widget_state import starting_state
 
@@ -41,6 +41,9 @@ CORPUS_NAMES |= {name: corpus.title for name, corpus in CORPUS_FILES.items() if 
 COMPARISON_COLUMNS = ("tokenizer", "result", "tokens", "characters per token", "unknown words")
 MAX_CHIPS = 400  # beyond this the page gets slow to draw; the table below lists every token
 MAX_SHOWN_CHARS = 5_000
+# Sizing the embedding heatmaps from their content: the wide layout's room on a laptop screen,
+# about 7 px per label character, and the gap and colour padding around each chart.
+ROOM_PX, LABEL_CHAR_PX, CHART_GAP_PX = 1000, 7, 40
 CHIP_COLOURS = ("#fde2e4", "#e2ece9", "#dfe7fd", "#fff1c1", "#e8dff5", "#d8f3dc", "#fce1c8", "#cddafd")
 
 
@@ -333,6 +336,10 @@ def merges_section(s: Settings) -> None:
         f"Trained on {CORPUS_NAMES[s.corpus]} ({len(corpus):,} characters): "
         f"{len(tokenizer.merges):,} merges, {tokenizer.vocab_size:,} tokens."
     )
+    if not tokenizer.merges:
+        st.info("A vocabulary of 256 is the bytes alone: BPE has learned no merges yet, so every byte of the "
+                "text is one token. Raise the vocabulary size to watch the first merges appear.")
+        return
     if tokenizer.stop_reason:
         st.info(tokenizer.stop_reason)
     st.dataframe(pd.DataFrame(tv.merge_rows(tokenizer, 50)), hide_index=True)
@@ -398,10 +405,18 @@ def embedding_section(key: str, ids: list[int], labels: list[str], vocab_size: i
         ("+ positional embeddings", steps.positional_embeddings),
         ("= input embeddings", steps.input_embeddings),
     )
-    for column, (title, matrix) in zip(st.columns(3), charts, strict=False):
-        column.altair_chart(
-            heatmap(matrix, rows, dims, title, scheme="redblue", diverging=True, digits=1), width="content"
-        )
+    per_row = heatmaps_per_row(emb_dim, max(len(r) for r in rows))
+    for start in range(0, len(charts), per_row):
+        for column, (title, matrix) in zip(st.columns(per_row), charts[start:start + per_row], strict=False):
+            column.altair_chart(
+                heatmap(matrix, rows, dims, title, scheme="redblue", diverging=True, digits=1), width="content"
+            )
+
+
+def heatmaps_per_row(emb_dim: int, label_chars: int, room_px: int = ROOM_PX) -> int:
+    """How many of the three embedding heatmaps fit side by side: each is emb_dim cells plus its row labels."""
+    chart_px = emb_dim * CELL_PX + LABEL_CHAR_PX * label_chars + CHART_GAP_PX
+    return max(1, min(3, room_px // chart_px))
 
 
 # ---------------------------------------------------------------------------------------------

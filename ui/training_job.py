@@ -203,15 +203,18 @@ def busy_caption() -> str:
     return " The machine is busy (other programs use the CPU): estimates may be low." if machine_busy() else ""
 
 
-def progress_bar(progress: RunProgress | None, stop_requested: bool = False) -> None:
-    """Steps done, epoch, speed and time left (from the steps/s measured so far), or that the run is being set up."""
+def progress_bar(progress: RunProgress | None, stop_requested: bool = False, ended: str | None = None) -> None:
+    """Steps done, epoch, speed and time left (from the steps/s measured so far), or that the run is being set up;
+    `ended` ("finished", "stopped") ends the text once the job is over."""
     if progress is None:
         st.progress(0.0, text="Preparing: reading the data and building the model...")
         return
     parts = [f"step {progress.steps_done:,} of {progress.total_steps:,}", f"epoch {progress.epoch}"]
     if progress.tokens_per_s:
         parts.append(f"{progress.tokens_per_s:,.0f} tokens/s")
-    if stop_requested:
+    if ended:
+        parts.append(ended)
+    elif stop_requested:
         parts.append("stopping after this step...")
     elif progress.steps_done >= progress.total_steps:
         parts.append("last step done: measuring and saving...")

@@ -56,7 +56,7 @@ class TrainSettings:
     epochs: int = 10
     lr: float = 4e-4
     weight_decay: float = 0.1
-    eval_freq: int = 5  # evaluate after the first step and every eval_freq steps
+    eval_freq: int = 5  # evaluate before any step, after the first and every eval_freq steps
     eval_iter: int = 5  # batches per evaluation
     warmup_steps: int = 0  # linear warm-up to lr (appendix D.1)
     min_lr: float | None = None  # cosine decay to min_lr after the warm-up when set (D.2)
@@ -135,11 +135,12 @@ def learning_rate(settings: TrainSettings, step: int, total_steps: int) -> float
 
 
 def evaluation_steps(total_steps: int, eval_freq: int) -> list[int]:
-    """The 1-based steps of a run after which the loop evaluates: the first, every `eval_freq`-th
-    after it (1, 1 + eval_freq, ...) and the last, so every run ends on a fresh evaluation."""
+    """The steps of a run after which the loop evaluates: 0 (before any update, the untrained
+    model's loss), the first, every `eval_freq`-th after it (1, 1 + eval_freq, ...) and the last,
+    so every run starts and ends on a fresh evaluation."""
     if total_steps < 1:
         return []
-    return sorted({*range(1, total_steps + 1, eval_freq), total_steps})
+    return sorted({0, *range(1, total_steps + 1, eval_freq), total_steps})
 
 
 def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.AdamW:
@@ -191,6 +192,13 @@ def train(
     def done(reason: str) -> DoneEvent:
         return DoneEvent(reason, step, epoch, tokens_seen, time.perf_counter() - began)
 
+    def evaluation() -> EvalEvent:
+        with inference(model), device_autocast(device, settings.bf16):
+            figures = task.evaluate(model, settings.eval_iter)
+        return task.eval_event(step=step, epoch=epoch, tokens_seen=tokens_seen, **figures)
+
+    if 0 in evaluate_after:
+        yield evaluation()
     model.train()
     for epoch in range(start.epoch + 1, start.epoch + settings.epochs + 1):
         for inputs, targets in train_loader:
@@ -222,9 +230,7 @@ def train(
                 step, epoch, tokens_seen, loss.item(), lr, run_tokens / train_time, time.perf_counter() - began
             )
             if step - start.step in evaluate_after and not stopped():  # a stop waits for no evaluation
-                with inference(model), device_autocast(device, settings.bf16):
-                    figures = task.evaluate(model, settings.eval_iter)
-                yield task.eval_event(step=step, epoch=epoch, tokens_seen=tokens_seen, **figures)
+                yield evaluation()
         if not stopped() and task.sample is not None:  # every process asks: a shared stop agrees across them
             with inference(model):
                 text = task.sample(model)

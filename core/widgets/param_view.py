@@ -24,6 +24,16 @@ COMPONENT_LABELS = {
     "output_head": "Output head",
 }
 GPT2_PRESETS = ("gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl")
+BYTE_UNITS = ("bytes", "KB", "MB", "GB", "TB", "PB")
+
+
+def format_bytes(n: float) -> str:
+    """A size in the largest unit that keeps it at or above 1, counting 1 KB = 1024 bytes (as the book's MB)."""
+    unit = 0
+    while n >= 1024 and unit < len(BYTE_UNITS) - 1:
+        n /= 1024
+        unit += 1
+    return f"{n:,.0f} bytes" if unit == 0 else f"{n:,.2f} {BYTE_UNITS[unit]}"
 
 
 def model_parameters(count: ParameterCount, tied: bool) -> int:

@@ -167,7 +167,7 @@ def test_training_yields_steps_evaluations_and_done():
     steps = [e for e in events if isinstance(e, StepEvent)]
     evals = [e for e in events if isinstance(e, ClassifierEvalEvent)]
     assert len(steps) == 2 * len(loaders.train) and [e.step for e in steps] == list(range(1, len(steps) + 1))
-    assert [e.step for e in evals] == [1, 4, 7, 10, 12] and len(steps) == 12
+    assert [e.step for e in evals] == [0, 1, 4, 7, 10, 12] and len(steps) == 12
     assert all(0.0 <= e.train_accuracy <= 1.0 and 0.0 <= e.val_accuracy <= 1.0 for e in evals)
     assert isinstance(events[-1], DoneEvent) and events[-1].reason == "finished" and events[-1].step == len(steps)
     assert torch.equal(clf.gpt.tok_emb.weight, frozen_before)  # frozen weights stay as they were

@@ -100,11 +100,12 @@ def test_loss_falls_and_events_arrive_in_order(verdict_ids):
                               sample=lambda m: "sample text")
     steps = [e for e in events if isinstance(e, StepEvent)]
     evals = [e for e in events if isinstance(e, EvalEvent)]
-    assert isinstance(events[0], StepEvent) and events[0].step == 1  # a loss point before any evaluation
-    assert isinstance(events[1], EvalEvent) and events[1].step == 1
+    assert isinstance(events[0], EvalEvent) and events[0].step == 0  # the untrained model, before any update
+    assert isinstance(events[1], StepEvent) and events[1].step == 1
+    assert isinstance(events[2], EvalEvent) and events[2].step == 1
     assert [e.step for e in steps] == list(range(1, len(steps) + 1))
     per_epoch = len(steps) // 2
-    assert [e.step for e in evals] == sorted({*range(1, len(steps) + 1, 4), len(steps)})
+    assert [e.step for e in evals] == sorted({0, *range(1, len(steps) + 1, 4), len(steps)})
     assert [e.epoch for e in events if isinstance(e, SampleEvent)] == [1, 2]
     first_sample = next(i for i, e in enumerate(events) if isinstance(e, SampleEvent))
     assert events[first_sample].text == "sample text"
@@ -132,7 +133,7 @@ def test_stop_ends_the_loop_before_the_next_step(verdict_ids):
     torch.manual_seed(0)
     model = GPTModel(SMALL)
     events = train_on(model, verdict_ids[:2000], stop=stop)
-    assert isinstance(next(events), StepEvent)
+    assert isinstance(next(events), EvalEvent) and isinstance(next(events), StepEvent)
     stop.set()
     rest = list(events)
     assert not any(isinstance(e, StepEvent) for e in rest)
@@ -327,11 +328,19 @@ def test_ctrl_c_on_the_command_line_stops_after_the_step_and_saves(
     assert [(r.status, r.progress["step"]) for r in list_runs(tmp_path / "runs")] == [("stopped", 1)]
 
 
-def test_the_evaluation_schedule_is_the_first_step_every_eval_freq_and_the_last():
-    assert evaluation_steps(12, 3) == [1, 4, 7, 10, 12]
-    assert evaluation_steps(10, 3) == [1, 4, 7, 10]
-    assert evaluation_steps(1, 5) == [1] and evaluation_steps(0, 5) == []
-    assert evaluation_steps(5, 1) == [1, 2, 3, 4, 5]
+def test_the_evaluation_schedule_is_before_any_step_the_first_every_eval_freq_and_the_last():
+    assert evaluation_steps(12, 3) == [0, 1, 4, 7, 10, 12]
+    assert evaluation_steps(10, 3) == [0, 1, 4, 7, 10]
+    assert evaluation_steps(1, 5) == [0, 1] and evaluation_steps(0, 5) == []
+    assert evaluation_steps(5, 1) == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_untrained_model_is_evaluated_before_any_update_near_the_uniform_loss(verdict_ids):
+    """Day 15: the first figure is a random model's loss, about ln(50,257) = 10.82, at step 0."""
+    _, events = run_train(verdict_ids, FAST)
+    first = events[0]
+    assert isinstance(first, EvalEvent) and (first.step, first.epoch, first.tokens_seen) == (0, 0, 0)
+    assert abs(first.val_loss - math.log(50257)) < 0.5 and first.perplexity > 10_000
 
 
 # ---------------------------------------------------------------------------------------------

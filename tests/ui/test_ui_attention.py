@@ -191,3 +191,13 @@ def test_compact_versions_are_independent():
     assert journey[2:].sum() == 0 and journey[:2].sum() == pytest.approx(1.0)
     captions = [c.value for c in at.caption]
     assert "no token sees the ones after it" in captions[0] and "no token sees" not in captions[1]
+
+
+def test_heads_and_d_k_survive_hiding_the_weights_and_switching_the_tokens(page):
+    page.slider(key="att_heads").set_value(4).run()
+    page.slider(key="att_head_dim").set_value(4).run()
+    page.toggle(key="att_trainable").set_value(False).run()
+    page.radio(key="att_source").set_value("Your own short text").run()
+    page.toggle(key="att_trainable").set_value(True).run()
+    assert not page.exception
+    assert page.slider(key="att_heads").value == 4 and page.slider(key="att_head_dim").value == 4

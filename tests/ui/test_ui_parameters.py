@@ -132,6 +132,15 @@ def test_extreme_but_valid_dimensions_are_counted(page):
         page.number_input(key=f"par_{field}_gpt2-small").set_value(value).run()
     assert not page.exception and not page.error
     assert int(held(page).replace(",", "")) > 400_000_000_000
+    assert metric(page, "Memory in fp32").endswith(" TB") and "," not in metric(page, "Memory in fp32")
+
+
+def test_a_context_of_one_token_has_no_slider_and_no_error(page):
+    page.toggle(key="par_custom").set_value(True).run()
+    page.number_input(key="par_context_length_gpt2-small").set_value(1).run()
+    assert not page.exception and not page.error
+    assert any("context of 1 token" in c.value for c in page.caption)
+    assert len(chart_data(page, 2)) == 6  # the weights-versus-compute bars are still drawn
 
 
 def test_compact_versions_are_independent():

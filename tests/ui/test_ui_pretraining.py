@@ -259,3 +259,65 @@ def test_tiny_shakespeare_and_the_device_are_choices(monkeypatch):
     device.set_value("cuda").run()
     assert "no usable CUDA GPU" in " ".join(e.value for e in at.error)
     assert at.button(key=f"{KEY}_start_button").disabled or not at.button(key=f"{KEY}_start_button")
+
+
+def test_the_untrained_models_perplexity_is_shown_beside_the_books(runs_dir):
+    """Day 15: the step-0 evaluation, the book's 48,725 and why a first perplexity can exceed the vocabulary."""
+    small = {"vocab_size": 300, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+    history = [{"type": "eval", "step": 0, "epoch": 0, "tokens_seen": 0, "train_loss": 11.2, "val_loss": 11.0},
+               {"type": "step", "step": 1, "epoch": 1, "tokens_seen": 16, "train_loss": 10.9, "lr": 4e-4,
+                "tokens_per_s": 100.0, "elapsed": 0.1},
+               {"type": "eval", "step": 1, "epoch": 1, "tokens_seen": 16, "train_loss": 10.8, "val_loss": 10.9}]
+    save_checkpoint(run_path("20240101-000000-aaaaaa", runs_dir), GPTModel(small), status="finished",
+                    history=history, settings={"preset": "custom"}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    at = open_page()
+    note = " ".join(i.value for i in at.info)
+    assert "Before any update" in note and "11.00" in note and "59,874" in note  # exp(11.0)
+    assert "48,725" in note and "10.82" in note and "worse* than uniform" in note
+    assert not at.exception
+
+
+def test_a_batch_larger_than_the_training_part_plans_what_is_really_trained(verdict_text, gpt2_encoding):
+    """The Verdict's training part (about 4,630 tokens) fills 18 windows of 256, not a batch of 32."""
+    at = open_page()
+    at.radio(key=f"{KEY}_corpus").set_value("the-verdict").run()
+    at.selectbox(key=f"{KEY}_preset").set_value("gpt2-small").run()
+    at.select_slider(key=f"{KEY}_context").set_value(256).run()
+    at.select_slider(key=f"{KEY}_batch").set_value(32).run()
+    assert not at.exception
+    train_part = int(len(gpt2_encoding.encode(verdict_text, allowed_special="all")) * 0.9)
+    windows = (train_part - 1) // 256
+    assert any(f"only {windows} windows" in w.value and "fewer than one batch of 32" in w.value for w in at.warning)
+    plan = next(c.value for c in [*at.caption, *at.warning] if "training tokens" in c.value)
+    assert f"{10 * windows * 256:,} training tokens" in plan and "81,920" not in plan
+
+
+BAR = """
+from core.widgets.run_view import RunProgress
+from ui import training_job as tj
+done = RunProgress(steps_done=10, total_steps=10, epoch=1, tokens_seen=160, tokens_per_s=50.0, elapsed=3.0,
+                   seconds_left=0.0, last_train_loss=5.0, last_val_loss=6.0)
+tj.progress_bar(done)
+tj.progress_bar(done, ended="finished")
+"""
+
+
+def test_the_progress_text_follows_the_jobs_status():
+    """A finished run's bar says so, not "measuring and saving" beside the Finished message."""
+    at = AppTest.from_string(BAR).run()
+    running, finished = (bar.proto.text for bar in at.get("progress"))
+    assert "measuring and saving" in running
+    assert finished.endswith("finished") and "measuring and saving" not in finished
+
+
+def test_overfit_on_purpose_sets_up_day_16s_run_in_cpu_minutes():
+    at = open_page()
+    at.button(key=f"{KEY}_overfit").click().run()
+    assert not at.exception and not at.error
+    assert at.radio(key=f"{KEY}_corpus").value == "the-verdict"
+    assert at.selectbox(key=f"{KEY}_preset").value == "overfit"
+    assert at.number_input(key=f"{KEY}_epochs").value == 15 and at.select_slider(key=f"{KEY}_context").value == 64
+    plan = next(c.value for c in at.caption if "training tokens" in c.value)
+    minutes = plan.split("about **")[1].split("**")[0]
+    assert " h " not in minutes and "days" not in minutes, minutes  # minutes, not hours
+    assert not at.button(key=f"{KEY}_start_button").disabled

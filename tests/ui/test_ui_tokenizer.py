@@ -207,3 +207,20 @@ def test_every_registered_corpus_is_offered_by_both_text_widgets():
     from ui import pretraining, tokenizer
 
     assert set(CORPORA) <= set(tokenizer.CORPUS_NAMES) and set(CORPORA) <= set(pretraining.CORPUS_LABELS)
+
+
+def test_a_vocabulary_of_256_says_it_has_no_merges(page):
+    page.radio(key="tok_tokenizer").set_value("BPE trained here").run()
+    page.slider(key="tok_vocab").set_value(256).run()
+    assert not page.exception
+    assert any("bytes alone" in i.value and "no merges" in i.value for i in page.info)
+    assert not any("new id" in d.value.columns for d in page.dataframe)  # no empty table
+
+
+def test_wide_embedding_heatmaps_wrap_instead_of_overflowing(page):
+    from ui.tokenizer import heatmaps_per_row
+
+    assert heatmaps_per_row(4, 10) == 3 and heatmaps_per_row(12, 10) == 1
+    page.slider(key="tok_max_length").set_value(20).run()
+    page.slider(key="tok_emb_dim").set_value(12).run()
+    assert not page.exception and len(page.get("vega_lite_chart")) >= 3

@@ -48,3 +48,10 @@ def test_weights_vs_compute():
     assert short["Attention"]["parameter share"] == rows["Attention"]["parameter share"]
     tied = {r["part"]: r for r in pv.weights_vs_compute(get_preset("gpt2-small", tie_weights=True))}
     assert tied["Output head"]["parameters"] == 0 and tied["Output head"]["FLOPs per token"] > 0
+
+
+def test_sizes_read_in_the_largest_fitting_unit_up_to_petabytes():
+    assert pv.format_bytes(512) == "512 bytes"
+    assert pv.format_bytes(4 * 163_009_536) == "621.83 MB"
+    assert pv.format_bytes(1_706_136.12 * 2**20) == "1.63 TB"
+    assert pv.format_bytes(3 * 2**50) == "3.00 PB" and pv.format_bytes(2**62) == "4,096.00 PB"

@@ -1,0 +1,35 @@
+"""At a phone's 390 px the Progress page's charts fit the screen and the chapter chart keeps room for its bars."""
+
+from __future__ import annotations
+
+import io
+
+PHONE = {"width": 390, "height": 844}
+BAR_COLOURS = ((0x4C, 0x78, 0xA8), (0xF5, 0x85, 0x18))  # finished, in progress
+
+
+def coloured_share(png: bytes) -> float:
+    """Share of the image's pixels in the chapter bars' colours."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    pixels = list(image.getdata())
+    near = sum(any(sum(abs(a - b) for a, b in zip(p, c, strict=True)) < 40 for c in BAR_COLOURS) for p in pixels)
+    return near / len(pixels)
+
+
+def test_progress_charts_fit_a_phone_screen(app):
+    app.page.set_viewport_size(PHONE)
+    app.open("", heading="Your journey through the book")
+    app.assert_no_exception()
+    charts = app.page.locator('[data-testid="stVegaLiteChart"]')
+    charts.first.wait_for(timeout=60_000)
+    app.page.wait_for_timeout(1500)  # charts draw asynchronously
+    boxes = [charts.nth(i).bounding_box() for i in range(charts.count())]
+    app.screenshot("progress-390px")
+    drawn = [b for b in boxes if b and b["width"] > 0]
+    assert len(drawn) >= 5, boxes
+    assert not [b for b in drawn if b["x"] < -1 or b["x"] + b["width"] > PHONE["width"] + 1], drawn
+    chapters = charts.nth(2)  # pages so far, pages per day, chapters
+    chapters.scroll_into_view_if_needed()
+    assert coloured_share(chapters.screenshot()) > 0.03  # the bars are drawn, not squeezed out by the labels

@@ -18,3 +18,12 @@ def test_kv_cache_benchmark_prints_the_speed_up_for_each_prompt_length():
     assert "floor of a cached step" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith(("| 3 |", "| 5 |"))]
     assert len(rows) == 2 and all("| yes |" in row for row in rows), result.stdout  # identical tokens
+
+
+def test_the_onednn_route_is_kept_off_when_its_error_is_not_fp32s():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ceilings import onednn_verdict
+
+    figures = {"fp32_gflops": 185.0, "onednn_fp32_gflops": 434.0, "fp32_error": 6.8e-8}
+    assert "off" in onednn_verdict({**figures, "onednn_fp32_error": 2.7e-4})  # bf16 inside, as on AMX CPUs
+    assert "within" in onednn_verdict({**figures, "onednn_fp32_error": 1e-7})

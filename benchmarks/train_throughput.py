@@ -335,7 +335,8 @@ def loss_check(epochs: int, fp32: bool = False) -> None:
         ]
     gaps = [max(abs(a - b) for a, b in zip(reference, values, strict=False)) for _, values in runs]
     print(f"\nloss check: tiny preset on {name} ({len(ids):,} tokens), batch {batch}, {epochs} epochs, "
-          f"{len(reference)} evaluations; bf16 {'on' if bf16_supported() else 'NOT supported here (fp32 ran)'}")
+          f"{len(reference)} evaluations; "
+          + ("every run in fp32" if fp32 else f"bf16 {'on' if bf16_supported() else 'NOT supported here (fp32 ran)'}"))
     rows = [(reference_name, reference, 0.0)]
     rows += [(run, values, gap) for (run, values), gap in zip(runs, gaps, strict=False)]
     print(table(("run (core.gpt.train.train, AdamW)", "first val loss", "last val loss", "max |gap| to reference"),

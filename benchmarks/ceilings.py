@@ -64,12 +64,27 @@ def report(figures: dict[str, float]) -> str:
     return table(("ceiling", "value", "max abs error vs fp64"), rows)
 
 
+ONEDNN_FP32_TOLERANCE = 100  # times the default fp32 product's error: more is not an fp32 product any more
+
+
+def onednn_verdict(figures: dict[str, float]) -> str:
+    """Whether the oneDNN route may stand in for fp32 products here, from its measured error."""
+    ratio = figures["onednn_fp32_error"] / max(figures["fp32_error"], 1e-30)
+    speed = figures["onednn_fp32_gflops"] / figures["fp32_gflops"]
+    if ratio > ONEDNN_FP32_TOLERANCE:
+        return (f"oneDNN fp32 route: off for fp32 training here: {speed:.1f}x the speed but {ratio:,.0f}x the fp32 "
+                "error (it computes in bf16 on this CPU); with bf16 on, autocast is the faster bf16 route")
+    return f"oneDNN fp32 route: within {ratio:,.0f}x the fp32 error here, {speed:.1f}x the speed"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(machine_line())
-    print(report(measure(args.repeats)))
+    figures = measure(args.repeats)
+    print(report(figures))
+    print(onednn_verdict(figures))
 
 
 if __name__ == "__main__":

@@ -35,3 +35,12 @@ def test_watched_training_benchmark_prints_both_speeds_and_their_ratio():
     assert result.returncode == 0, result.stderr
     assert "| watched |" in result.stdout and "| unwatched |" in result.stdout
     assert "watched / unwatched ratio:" in result.stdout
+
+
+def test_the_onednn_route_is_kept_off_when_its_error_is_not_fp32s():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ceilings import onednn_verdict
+
+    figures = {"fp32_gflops": 185.0, "onednn_fp32_gflops": 434.0, "fp32_error": 6.8e-8}
+    assert "off" in onednn_verdict({**figures, "onednn_fp32_error": 2.7e-4})  # bf16 inside, as on AMX CPUs
+    assert "within" in onednn_verdict({**figures, "onednn_fp32_error": 1e-7})

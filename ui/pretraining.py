@@ -100,6 +100,7 @@ class Plan:
     summary: str
     memory_bytes: int | None = None
     keep_optimizer: bool = False  # for a finished run; a stopped one always keeps it, to resume exactly
+    compact_vocab: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +225,16 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
                          else "This CPU has no native bf16, where it would be slower: training uses float32.")
         device = st.selectbox("Device", DEVICES, format_func=_device_label, key=f"{key}_device",
                               help="auto takes a CUDA GPU, then Apple's MPS, then the CPU.")
+        used = len(set(corpus.token_ids))
+        compact_vocab = resume is None and st.checkbox(
+            f"Compact vocabulary: only the {used:,} GPT-2 tokens this text uses", value=False,
+            disabled=resume is not None, key=f"{key}_compact_vocab",
+            help=f"Embeds and scores {used + 1:,} tokens (the rest share one 'unknown' token) instead of all "
+                 f"{GPT2_VOCAB_SIZE:,}: far fewer parameters in the embedding and output head, so training is "
+                 "much faster on a CPU. The tokenizer and the text stay GPT-2's. Its losses compare only with "
+                 "runs on the same vocabulary (a smaller vocabulary starts lower). The other pages (Sampling, "
+                 "Attention, the game) use full-vocabulary runs only, so such a run stays on this page. A resumed "
+                 "run keeps its own vocabulary.")
         sample_prompt = st.text_input("Sample prompt (the model continues it after each epoch)", BOOK_PROMPT,
                                       max_chars=200, key=f"{key}_prompt")
 
@@ -233,6 +244,11 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
                                  grad_clip=float(clip) or None, seed=int(seed), bf16=bool(bf16), device=device)
         resolve_device(device)
         cfg = resume.config if resume else model_config(preset, context_length)
+        if compact_vocab:
+            full = count_parameters(cfg).total
+            cfg = {**cfg, "vocab_size": len(set(corpus.token_ids)) + 1}
+            st.caption(f"Compact vocabulary: {count_parameters(cfg).total / 1e6:,.1f} M parameters instead of "
+                       f"{full / 1e6:,.1f} M; losses compare only with runs on this text's compact vocabulary.")
         train_loader, _ = make_loaders(corpus.token_ids, cfg["context_length"], int(batch_size), seed=int(seed))
     except UserError as err:
         st.error(str(err), icon=":material/error:")
@@ -257,7 +273,8 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
     action = f"resume run {resume.run_id}" if resume else preset
     summary = f"{action} on {corpus.label.lower()}, {plural(settings.epochs, 'epoch')}"
     return Plan(corpus, preset, settings, int(batch_size), cfg["context_length"], resume,
-                sample_prompt.strip(), summary, memory_bytes=estimate.memory_bytes, keep_optimizer=keep)
+                sample_prompt.strip(), summary, memory_bytes=estimate.memory_bytes, keep_optimizer=keep,
+                compact_vocab=bool(compact_vocab))
 
 
 def _overfit(key: str) -> None:
@@ -303,7 +320,7 @@ def _start(key: str, plan: Plan) -> None:
             plan.corpus.text, plan.preset, plan.settings, batch_size=plan.batch_size,
             context_length=None if plan.resume else plan.context_length,
             resume_from=plan.resume.path if plan.resume else None, stop=stop,
-            sample_prompt=plan.sample_prompt or None,
+            sample_prompt=plan.sample_prompt or None, compact_vocab=plan.compact_vocab,
         ):
             if getattr(event, "reason", None) == "finished" and event.checkpoint and not plan.keep_optimizer:
                 drop_optimizer(read_checkpoint(event.checkpoint))

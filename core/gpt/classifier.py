@@ -12,7 +12,6 @@ training loop: `core.gpt.finetune`.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +38,10 @@ from core.gpt.config import GPT2_VOCAB_SIZE
 from core.gpt.generate import inference
 from core.gpt.model import GPTModel
 from core.gpt.spam_data import LABELS, PAD_TOKEN_ID, Message, SpamDataset
+from core.gpt.vocab import PAD_ID, UNKNOWN_ID, check_id_map, compact_id_map  # noqa: F401 (re-exported)
 from core.paths import runs_dir
 
 POOLINGS = ("last", "mean", "max")
-UNKNOWN_ID, PAD_ID = 0, 1  # the first two IDs of a compact vocabulary
 
 
 class ClassifierInputError(UserError):
@@ -51,32 +50,6 @@ class ClassifierInputError(UserError):
 
 # ---------------------------------------------------------------------------------------------
 # The model (section 6.5)
-
-
-def compact_id_map(token_rows: Sequence[Sequence[int]], min_count: int = 1, pad_id: int = PAD_TOKEN_ID) -> torch.Tensor:
-    """A table from GPT-2 IDs to a small vocabulary: the IDs seen at least `min_count` times in
-    `token_rows` get 2, 3, ... in ID order; padding gets PAD_ID and every other ID UNKNOWN_ID.
-
-    A model trained from scratch on 1,045 messages sees about 4,800 of GPT-2's 50,257 tokens;
-    embedding only those makes it 10x smaller and faster. With `min_count` 2, tokens seen once
-    in training share the unknown vector, so it learns what an unseen token tends to mean.
-    """
-    counts = Counter(i for row in token_rows for i in row if i != pad_id)
-    kept = sorted(i for i, n in counts.items() if n >= min_count)
-    id_map = torch.full((GPT2_VOCAB_SIZE,), UNKNOWN_ID, dtype=torch.long)
-    id_map[torch.tensor(kept, dtype=torch.long)] = torch.arange(2, 2 + len(kept))
-    id_map[pad_id] = PAD_ID
-    return id_map
-
-
-def check_id_map(id_map: torch.Tensor, vocab_size: int) -> None:
-    """ValueError unless `id_map` maps every GPT-2 ID into 0..vocab_size-1."""
-    if id_map.shape != (GPT2_VOCAB_SIZE,) or id_map.dtype != torch.long:
-        raise UserError(
-            f"id_map must be {GPT2_VOCAB_SIZE} integers (one per GPT-2 token), got {id_map.dtype} {tuple(id_map.shape)}"
-        )
-    if int(id_map.min()) < 0 or int(id_map.max()) >= vocab_size:
-        raise UserError(f"id_map points outside the model's vocabulary of {vocab_size}")
 
 
 class GPTClassifier(nn.Module):

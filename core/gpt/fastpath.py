@@ -33,8 +33,8 @@ from core.errors import UserError
 BF16_ENV = "LLM_JOURNAL_BF16"  # set to 0 to keep every product in float32
 
 
-def _cpu_has_native_bf16() -> bool:
-    # Private helpers, so a torch without them counts as "no".
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has AVX512-BF16 or AMX (torch's private probes: a torch without them says no)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
@@ -42,7 +42,7 @@ def _cpu_has_native_bf16() -> bool:
 @functools.cache
 def bf16_supported() -> bool:
     """True when this CPU computes bf16 natively and autocast gives sane numbers on it."""
-    if os.environ.get(BF16_ENV, "1").strip() == "0" or not _cpu_has_native_bf16():
+    if os.environ.get(BF16_ENV, "1").strip() == "0" or not cpu_has_native_bf16():
         return False
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(64, 256, generator=generator)

@@ -43,9 +43,10 @@ from core.gpt.device import DEVICES, resolve_device
 from core.gpt.distributed import BatchLoss, EpochSampler, Ranks, SharedStop, current_ranks, init_from_env, shutdown
 from core.gpt.events import DoneEvent, EvalEvent, Event, SampleEvent, StartEvent, StepEvent, to_dict
 from core.gpt.fastpath import head_cross_entropy, heap_for_large_tensors
-from core.gpt.generate import generate_text
+from core.gpt.generate import generate, generate_text
 from core.gpt.model import GPTModel
 from core.gpt.train import Progress, Task, TrainingDiverged, TrainSettings, make_optimizer, train
+from core.gpt.vocab import compact_id_map, gpt2_ids, load_id_map, save_id_map, vocab_size_of
 from core.paths import TINY_SHAKESPEARE_FILE, VERDICT_FILE, cache_dir, data_dir, find_data_file, tiktoken_environment
 
 BOOK_PROMPT = "Every effort moves you"  # the book's start context for samples (section 5.2)
@@ -212,12 +213,16 @@ def pretrain_run(
     sample_prompt: str | None = BOOK_PROMPT,
     sample_tokens: int = 30,
     save_optimizer: bool = True,
+    compact_vocab: bool = False,
 ) -> Iterator[Event]:
     """Pretrain on `corpus` and save a checkpoint in `runs_root/<new run id>/` when done or stopped.
 
     Yields a StartEvent, then `train`'s events; the final DoneEvent carries the checkpoint folder.
     `resume_from` (a run folder) continues that run's model, optimizer state and history in a new
     run folder; its config wins over `preset` and `context_length`. `settings` default to the book's.
+    `compact_vocab` embeds and scores only the GPT-2 tokens the corpus uses (`core.gpt.vocab`): a
+    smaller, faster model whose losses compare only with runs on the same vocabulary; its id map
+    is saved in the run folder (`vocab.safetensors`). A resumed run keeps its own vocabulary.
     """
     from core.gpt.tokenizers import encode
 
@@ -237,6 +242,14 @@ def pretrain_run(
     if previous is not None:
         start = Progress(**{k: int(previous.progress.get(k, 0)) for k in ("step", "epoch", "tokens_seen")})
     token_ids = encode(corpus, allow_special=True)
+    if previous is not None:
+        id_map = load_id_map(previous.path, cfg["vocab_size"])
+    else:
+        id_map = compact_id_map([token_ids], pad_id=None) if compact_vocab else None
+        if id_map is not None:
+            cfg = {**cfg, "vocab_size": vocab_size_of(id_map)}
+    if id_map is not None:
+        token_ids = id_map[torch.tensor(token_ids, dtype=torch.long)].tolist()
     train_loader, val_loader = make_loaders(
         token_ids, cfg["context_length"], batch_size, train_ratio, settings.seed, ranks, start.epoch
     )
@@ -262,6 +275,7 @@ def pretrain_run(
         "train_ratio": train_ratio,
         "corpus_tokens": len(token_ids),
         "corpus_sha256": hashlib.sha256(corpus.encode("utf-8", "surrogatepass")).hexdigest(),
+        "compact_vocab": id_map is not None,
         **asdict(settings),
     }
     yield StartEvent(
@@ -270,7 +284,9 @@ def pretrain_run(
     )
 
     def sample(m: GPTModel) -> str:
-        return sample_prompt + generate_text(m, sample_prompt, sample_tokens)
+        if id_map is None:
+            return sample_prompt + generate_text(m, sample_prompt, sample_tokens)
+        return sample_prompt + generate_compact_text(m, id_map, sample_prompt, sample_tokens)
 
     loss = calc_loss_batch
     if ranks.world_size > 1:
@@ -284,6 +300,8 @@ def pretrain_run(
     for event in train(model, train_loader, task, settings, stop, optimizer=optimizer, start=start):
         history.append(to_dict(event))
         if isinstance(event, DoneEvent) and ranks.is_main:
+            if id_map is not None:
+                save_id_map(run_dir, id_map)  # before checkpoint.json, which makes the run visible
             save_checkpoint(
                 run_dir, model, status=event.reason, history=history, settings=record,
                 progress={"step": event.step, "epoch": event.epoch, "tokens_seen": event.tokens_seen},
@@ -303,6 +321,19 @@ def _run_device(choice: str, ranks: Ranks) -> torch.device:
 
 def _device_ids(device: torch.device) -> list[int] | None:
     return [device.index] if device.type == "cuda" else None
+
+
+def generate_compact_text(model: GPTModel, id_map: torch.Tensor, prompt: str, max_new_tokens: int,
+                          **sampling: Any) -> str:
+    """`generate_text` for a model with a compact vocabulary: the prompt's GPT-2 IDs go in through
+    `id_map`, the sampled compact IDs come back out as GPT-2 IDs for the GPT-2 decoder."""
+    from core.gpt.tokenizers import decode, encode
+
+    if not prompt:
+        raise UserError("the prompt is empty: type at least one character")
+    ids = id_map[torch.tensor([encode(prompt, allow_special=True)], dtype=torch.long)]
+    out = generate(model, ids, max_new_tokens, **sampling)
+    return decode(gpt2_ids(id_map)[out[0, ids.shape[1]:]].tolist())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start text of the sample after each epoch ('' for none)")
     p.add_argument("--runs-dir", type=Path, help="folder for run folders (default: the app's runs folder)")
     p.add_argument("--resume", type=Path, help="run folder to continue training from")
+    p.add_argument("--compact-vocab", action="store_true",
+                   help="embed and score only the GPT-2 tokens the corpus uses (smaller and faster)")
     p.add_argument("--no-optimizer-state", action="store_true",
                    help="save only the weights (smaller; cannot resume exactly)")
     return p
@@ -400,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             corpus, args.preset, settings, batch_size=args.batch_size,
             context_length=args.context_length, resume_from=args.resume, stop=stop, runs_root=args.runs_dir,
             sample_prompt=args.sample_prompt or None, save_optimizer=not args.no_optimizer_state,
+            compact_vocab=args.compact_vocab,
         )
         # A process-wide malloc policy for CPU tensors: this process only trains.
         heap = heap_for_large_tensors() if device.type == "cpu" else contextlib.nullcontext()

@@ -52,7 +52,7 @@ def test_env_switch_and_missing_hardware_fall_back_to_fp32(monkeypatch, fresh_su
         assert not torch.is_autocast_enabled("cpu")
     fastpath.bf16_supported.cache_clear()
     monkeypatch.delenv(fastpath.BF16_ENV)
-    monkeypatch.setattr(fastpath, "_cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(fastpath, "cpu_has_native_bf16", lambda: False)
     assert not fastpath.bf16_supported()
     torch.manual_seed(0)
     model = GPTModel(SMALL)
@@ -60,7 +60,7 @@ def test_env_switch_and_missing_hardware_fall_back_to_fp32(monkeypatch, fresh_su
 
 
 def test_autocast_failing_its_sanity_check_falls_back(monkeypatch, fresh_support_check):
-    monkeypatch.setattr(fastpath, "_cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(fastpath, "cpu_has_native_bf16", lambda: True)
     real_linear = F.linear
     monkeypatch.setattr(F, "linear", lambda x, w, b=None: real_linear(x, w, b) * 2)  # a broken bf16 kernel
     assert not fastpath.bf16_supported()

@@ -94,3 +94,12 @@ def test_dropout_only_in_training_mode():
     assert torch.equal(model(idx), model(idx))
     model.train()
     assert not torch.equal(model(idx), model(idx))
+
+
+def test_tied_head_scores_are_the_hidden_states_times_the_token_embedding():
+    torch.manual_seed(0)
+    model = GPTModel({**SMALL, "tie_weights": True}).eval()
+    idx = torch.randint(0, SMALL["vocab_size"], (2, 6))
+    with torch.no_grad():
+        expected = model.hidden_states(idx) @ model.tok_emb.weight.T
+        torch.testing.assert_close(model(idx), expected, atol=1e-5, rtol=1e-5)

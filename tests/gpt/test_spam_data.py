@@ -229,7 +229,8 @@ def test_loaders_with_gpt2_tokens(messages, gpt2_encoding):
 
 def test_random_crops_keep_a_contiguous_stretch_at_the_start():
     pad = PAD_TOKEN_ID
-    rows = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, pad, pad, pad, pad, pad], [12, pad, pad, pad, pad, pad, pad, pad]])
+    rows = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, pad, pad, pad, pad, pad],
+                         [12, pad, pad, pad, pad, pad, pad, pad]])
     assert torch.equal(random_crops(rows, 0.0), rows)
     generator = torch.Generator().manual_seed(0)
     for _ in range(50):

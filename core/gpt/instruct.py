@@ -39,6 +39,7 @@ from core.gpt.instruction_data import (
     validate_records,
 )
 from core.gpt.model import GPTModel
+from core.gpt.pretrain import calc_loss_loader
 from core.gpt.train import Progress, Task, TrainSettings, make_optimizer, train
 from core.paths import runs_dir
 
@@ -66,19 +67,6 @@ def calc_loss_batch(input_batch: torch.Tensor, target_batch: torch.Tensor, model
                         "allow a longer length or turn the instruction mask off")
     hidden = model.hidden_states(input_batch.to(device))
     return head_cross_entropy(hidden[counted], model.out_head.weight, targets[counted])
-
-
-def calc_loss_loader(loader: DataLoader, model: nn.Module, num_batches: int | None = None) -> float:
-    """Average batch loss over the first `num_batches` batches of `loader` (all by default)."""
-    if len(loader) == 0:
-        raise UserError("the data loader has no batches")
-    num_batches = len(loader) if num_batches is None else min(num_batches, len(loader))
-    total = 0.0
-    for i, (inputs, targets) in enumerate(loader):
-        if i == num_batches:
-            break
-        total += calc_loss_batch(inputs, targets, model).item()
-    return total / num_batches
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,8 +126,8 @@ def instruction_task(train_loader: DataLoader, val_loader: DataLoader, sample_en
         raise UserError("the training and validation loaders need at least one batch each")
 
     def evaluate(model: nn.Module, eval_iter: int) -> dict[str, float]:
-        return {"train_loss": calc_loss_loader(train_loader, model, eval_iter),
-                "val_loss": calc_loss_loader(val_loader, model, eval_iter)}
+        return {"train_loss": calc_loss_loader(train_loader, model, eval_iter, calc_loss_batch),
+                "val_loss": calc_loss_loader(val_loader, model, eval_iter, calc_loss_batch)}
 
     def sample(model: nn.Module) -> str:
         return generate_response(model, sample_entry, sample_tokens)

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
@@ -119,16 +120,25 @@ def calc_loss_batch(input_batch: torch.Tensor, target_batch: torch.Tensor, model
     return head_cross_entropy(hidden.flatten(0, 1), model.out_head.weight, target_batch.to(device).flatten())
 
 
-def calc_loss_loader(loader: DataLoader, model: GPTModel, num_batches: int | None = None) -> float:
-    """Average batch loss over the first `num_batches` batches of `loader` (all by default)."""
+def calc_loss_loader(
+    loader: DataLoader,
+    model: nn.Module,
+    num_batches: int | None = None,
+    batch_loss: Callable[[torch.Tensor, torch.Tensor, nn.Module], torch.Tensor] | None = None,
+) -> float:
+    """Average batch loss over the first `num_batches` batches of `loader` (all by default).
+
+    `batch_loss` is the task's own `calc_loss_batch` (chapter 7's masks its targets); pretraining's by default.
+    """
     if len(loader) == 0:
         raise UserError("the data loader has no batches: the text is shorter than one window")
+    batch_loss = batch_loss or calc_loss_batch
     num_batches = len(loader) if num_batches is None else min(num_batches, len(loader))
     total = 0.0
     for i, (inputs, targets) in enumerate(loader):
         if i == num_batches:
             break
-        total += calc_loss_batch(inputs, targets, model).item()
+        total += batch_loss(inputs, targets, model).item()
     return total / num_batches
 
 

@@ -94,7 +94,7 @@ def model_sources(runs_root: Path | None = None, entries: list[registry.RunEntry
         ModelSource(
             "random",
             f"Random weights ({RANDOM_PRESET} preset, untrained)",
-            "an untrained model: its attention patterns are noise, not meaning",
+            "an untrained model: its weights are random, so what it computes is noise, not meaning",
         )
     )
     if weights is None:

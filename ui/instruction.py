@@ -393,14 +393,10 @@ def live_section(key: str) -> None:
 
 
 def _live_view(key: str) -> None:
-    live = tj.shared_training().latest
-    if live is None or live.kind != "instruct":
+    shown = tj.fine_tuning_view(key, "instruct")
+    if shown is None:
         return
-    snapshot = live.job.snapshot()
-    events = run_view.as_dicts(snapshot.events)
-    tj.rerun_when_done(key, snapshot.running)
-    st.markdown(f"**Fine-tuning {live.summary}**{tj.owner_note(key, live)}")
-    tj.stop_note(live, snapshot)
+    live, snapshot, events = shown
     progress = run_view.run_progress(events)
     answers = [e for e in snapshot.events if isinstance(e, instruct.ResponsesEvent)]
     if snapshot.running:

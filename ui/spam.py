@@ -236,15 +236,11 @@ def live_section(key: str) -> None:
 
 
 def _live_status(key: str) -> None:
-    live = tj.shared_training().latest
     tj.earlier_run_note("spam")
-    if live is None or live.kind != "spam":
+    shown = tj.fine_tuning_view(key, "spam")
+    if shown is None:
         return
-    snapshot = live.job.snapshot()
-    events = run_view.as_dicts(snapshot.events)
-    tj.rerun_when_done(key, snapshot.running)
-    st.markdown(f"**Fine-tuning {live.summary}**{tj.owner_note(key, live)}")
-    tj.stop_note(live, snapshot)
+    live, snapshot, events = shown
     progress = run_view.run_progress(events)
     if snapshot.running:
         tj.progress_bar(progress, tj.stopping(snapshot))

@@ -21,6 +21,7 @@ from core.app.estimates import available_memory, format_duration
 from core.app.jobs import JobSlot, JobSnapshot, JobWork, SlotEntry
 from core.errors import UserError
 from core.gpt.events import DoneEvent
+from core.widgets import run_view
 from core.widgets.run_view import RunProgress
 
 KIND_TITLES = {"pretraining": "A pretraining run", "spam": "A spam-classifier fine-tuning run",
@@ -246,3 +247,15 @@ def drawn_once(key: str, signature: Any, build: Any) -> Any:
     value = build()
     st.session_state[key] = (signature, value)
     return value
+
+
+def fine_tuning_view(key: str, kind: str) -> tuple[LiveJob, JobSnapshot, list[dict[str, Any]]] | None:
+    """The latest job when it is a fine-tuning of `kind`: its heading and stop note drawn, its snapshot and events."""
+    live = shared_training().latest
+    if live is None or live.kind != kind:
+        return None
+    snapshot = live.job.snapshot()
+    rerun_when_done(key, snapshot.running)
+    st.markdown(f"**Fine-tuning {live.summary}**{owner_note(key, live)}")
+    stop_note(live, snapshot)
+    return live, snapshot, run_view.as_dicts(snapshot.events)

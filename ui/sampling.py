@@ -218,7 +218,8 @@ def steps_section(key: str, model: GPTModel, prompt: Prompt, strategy: sv.Strate
                     f"**{percent(last.probability)}**; the raw model gave it {percent(last.raw_probability)}, "
                     f"its rank {last.rank:,}.")
         _text_so_far(prompt, picks)
-    st.altair_chart(stage_chart(stages, top_n, log), width="content")
+    for column, chart in zip(st.columns(len(sv.STAGES)), stage_charts(stages, top_n, log), strict=True):
+        column.altair_chart(chart, width="stretch")  # columns stack on a phone-width screen
     kept = sv.kept_tokens(stages)
     st.caption(f"The next token is drawn from {plural(kept, 'token')} "
                f"({'greedy: the top one' if stages.greedy else 'the last chart'}). Bars show each stage's "
@@ -242,22 +243,22 @@ def _text_so_far(prompt: Prompt, picks: list[sv.Pick]) -> None:
     st.code(shorten_line_breaks(prompt.text + added), language=None, wrap_lines=True)
 
 
-def stage_chart(stages: Stages, top_n: int, log: bool = False) -> alt.FacetChart:
-    """Four small bar charts side by side: raw, after top-k, after temperature, after top-p."""
+def stage_charts(stages: Stages, top_n: int, log: bool = False) -> list[alt.Chart]:
+    """Four small bar charts, one per stage: raw, after top-k, after temperature, after top-p."""
     rows = sv.stage_rows(stages, _token_label, top_n)
     data = pd.DataFrame(rows)
     order = data.drop_duplicates("rank").sort_values("rank")["token"].tolist()
     scale = alt.Scale(type="log", domain=[1e-6, 1], clamp=True) if log else alt.Scale(domain=[0, 1])
     if log:  # a removed token (probability 0) has no bar on a log scale
         data = data[data["probability"] > 0]
-    return alt.Chart(data).mark_bar().encode(
+    bars = alt.Chart(data).mark_bar().encode(
         x=alt.X("probability:Q", title="probability", scale=scale,
                 axis=alt.Axis(format="~e", values=[1e-6, 1e-4, 1e-2, 1]) if log else alt.Axis(format="~%")),
-        y=alt.Y("token:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+        y=alt.Y("token:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=110)),
         color=alt.condition(alt.datum.token == sv.OTHERS, alt.value("#bbbbbb"), alt.value("#4c78a8")),
         tooltip=["token", "id", alt.Tooltip("probability:Q", format=".2%")],
-    ).properties(width=160, height=24 * (top_n + 1)).facet(
-        column=alt.Column("stage:N", title=None, sort=list(sv.STAGES)))
+    ).properties(height=24 * (top_n + 1))
+    return [bars.transform_filter(alt.datum.stage == stage).properties(title=stage) for stage in sv.STAGES]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,3 +33,17 @@ def test_progress_charts_fit_a_phone_screen(app):
     chapters = charts.nth(2)  # pages so far, pages per day, chapters
     chapters.scroll_into_view_if_needed()
     assert coloured_share(chapters.screenshot()) > 0.03  # the bars are drawn, not squeezed out by the labels
+
+
+def test_sampling_stage_charts_fit_a_phone_screen(app):
+    app.page.set_viewport_size(PHONE)
+    app.open("sampling", heading="Sampling")
+    app.assert_no_exception()
+    charts = app.page.locator('[data-testid="stVegaLiteChart"]')
+    charts.first.wait_for(timeout=60_000)
+    app.page.wait_for_timeout(1500)  # charts draw asynchronously
+    boxes = [charts.nth(i).bounding_box() for i in range(charts.count())]
+    app.screenshot("sampling-390px")
+    drawn = [b for b in boxes if b and b["width"] > 0]
+    assert len(drawn) >= 4, boxes  # the four stages, stacked
+    assert not [b for b in drawn if b["x"] < -1 or b["x"] + b["width"] > PHONE["width"] + 1], drawn

@@ -49,7 +49,7 @@ def test_the_checkpoint_against_random_weights_shows_where_they_part_ways(checkp
     assert len(chips(at)) == 2 and all(c.count("<span") == 8 for c in chips(at))
     assert "border-bottom:3px solid" in chips(at)[0]
     assert checkpoint.name in texts(at.markdown)
-    assert len(at.get("vega_lite_chart")) == 2  # the stage charts above, and the probabilities
+    assert len(at.get("vega_lite_chart")) == 5  # the four stage charts above, and the probabilities
 
 
 def test_a_model_against_itself_writes_the_same_tokens():

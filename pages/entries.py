@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.journal import entries, store
+from core.text import plural
 from ui.journal_view import render_entry, render_problem
 from ui.navigation import require_app_navigation
 
@@ -44,7 +45,8 @@ shown = [
     and all(w in " ".join([e.title, e.body, *e.topics]).lower() for w in words)
 ]
 filtered = len(shown) != len(journal.entries)
-st.caption(f"{len(shown)} of {len(journal.entries)} entries" + (" match the filters." if filtered else "."))
+count = plural(len(journal.entries), "entry", "entries")
+st.caption(f"{len(shown)} of {count}" + (" match the filters." if filtered else "."))
 if not shown:
     st.info("No entry matches these filters.", icon=":material/filter_alt_off:")
 

@@ -5,6 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from core.journal import book, entries, progress, store
+from core.text import plural
 from ui import experiments, review
 from ui import progress_charts as charts
 from ui.navigation import require_app_navigation
@@ -46,7 +47,7 @@ if not journal.entries:
 
 latest = journal.entries[-1]
 st.markdown(f"Latest entry: **day {latest.day}**, a {latest.weekday}. "
-            f"{len(journal.entries)} entries over {latest.day} days.")
+            f"{plural(len(journal.entries), 'entry', 'entries')} over {plural(latest.day, 'day')}.")
 
 # --- At a glance -------------------------------------------------------------------------------
 finished = [s for s in spans if s.finished]

@@ -57,7 +57,8 @@ def final_gap(data: pd.DataFrame) -> dict[str, Any] | None:
     if data.empty:
         return None
     run = data[data["run"] == data["run"].iloc[0]]
-    last = run[run["step"] == run["step"].max()].set_index("split")
+    # A resumed run evaluates again at the step it resumed from: keep the latest row per split.
+    last = run[run["step"] == run["step"].max()].drop_duplicates("split", keep="last").set_index("split")
     if not {"training", "validation"} <= set(last.index):
         return None
     train, val = last.loc["training"], last.loc["validation"]

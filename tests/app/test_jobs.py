@@ -9,7 +9,7 @@ import torch
 
 from core.app import jobs
 from core.app.jobs import JobBusyError, JobSlot, QueueFullError, TooLargeError, TrainingJob
-from core.gpt.events import DoneEvent, StepEvent
+from core.gpt.events import DoneEvent, EvalEvent, StepEvent
 from core.gpt.model import GPTModel
 from core.gpt.pretrain import make_loaders, pretraining_task
 from core.gpt.train import TrainSettings, train
@@ -228,6 +228,7 @@ def test_a_stop_during_a_step_skips_the_evaluation_due_after_it():
     train_loader, val_loader = make_loaders([i % 37 for i in range(400)], 16, 2)
     events = train(model, train_loader, pretraining_task(train_loader, val_loader),
                    TrainSettings(epochs=1, eval_freq=1, eval_iter=1), stop)
+    assert isinstance(next(events), EvalEvent)  # the untrained model's, at step 0
     assert isinstance(next(events), StepEvent)
     stop.set()  # as the stop button does while the step runs
     rest = list(events)

@@ -80,7 +80,7 @@ def test_new_entry_is_written_and_not_overwritten_by_accident(app, streamlit_app
     app.page.get_by_label("Note (markdown)").blur()
     app.wait_until_idle()
     preview = app.page.locator('[data-testid="stTabs"]')
-    assert preview.get_by_text("evaluation", exact=True).is_visible()  # bold, rendered as markdown
+    assert preview.get_by_role("tabpanel", name="Preview").get_by_text("evaluation", exact=True).is_visible()  # bold
     assert preview.locator("img").count() == 0 and preview.locator("script").count() == 0
     app.screenshot("new-entry-preview")
 
@@ -101,6 +101,7 @@ def test_new_entry_is_written_and_not_overwritten_by_accident(app, streamlit_app
     app.wait_until_idle()
     assert app.page.get_by_text("Day 23 already has an entry").is_visible()
     assert app.page.get_by_role("button", name="Save day-23.md").is_disabled()
-    assert app.page.get_by_label("Title (optional)").input_value() == ""  # the form started over
+    title = app.page.get_by_label("Title (optional)").input_value()
+    assert title == "Evaluation <script>alert(1)</script>"  # the saved entry, loaded to edit
     app.screenshot("new-entry-exists")
     assert "Read about **evaluation**." in target.read_text(encoding="utf-8")

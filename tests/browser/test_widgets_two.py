@@ -87,7 +87,8 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
         return len(seen) >= 3
 
     poll(new_loss, what="three successive validation losses")
-    assert main(app).locator('[data-testid="stVegaLiteChart"]').count() >= 2  # loss and perplexity
+    charts = main(app).locator('[data-testid="stVegaLiteChart"]')
+    poll(lambda: charts.count() >= 2, what="the live loss and perplexity charts (redrawn every few seconds)")
     app.screenshot("widgets-two-pretraining-live-1")
     seen_at_first_shot = len(seen)
 
@@ -114,7 +115,7 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     go_to(app, "Sampling", "Sampling")
     chosen = main(app).locator('[data-testid="stRadio"]').first.locator("input:checked")
     assert chosen.count() == 1
-    assert main(app).get_by_text(f"Your model from the Pretraining page (run {run_ids[0]})", exact=True).is_visible()
+    assert main(app).get_by_text(f"Your model from the Pretraining page (run {run_ids[0]})", exact=True).first.is_visible()
     main(app).get_by_role("button", name="Strict: top-k 5, temperature 0.5").click()
     app.wait_until_idle()
     for _ in range(2):

@@ -36,3 +36,10 @@ def test_a_wide_gap_between_training_and_validation_is_called_memorising():
     healthy = pd.DataFrame(rows("run a", [(10.9, 10.9), (6.0, 6.4)]))
     assert texts(loss_chart(healthy, [], "epoch").to_dict()) == []
     assert final_gap(pd.DataFrame(rows("run a", [])).reindex(columns=["run", "step", "split", "loss"])) is None
+
+
+def test_a_resumed_run_evaluated_twice_at_one_step_gives_one_gap():
+    first = rows("run a", [(10.9, 10.9), (3.0, 6.0)])
+    resumed = [{**r, "loss": r["loss"] - 1.0} for r in first if r["step"] == 1]  # evaluated again at step 1
+    gap = final_gap(pd.DataFrame(first + resumed))
+    assert gap is not None and gap["training"] == 2.0 and gap["validation"] == 5.0

@@ -115,7 +115,8 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     go_to(app, "Sampling", "Sampling")
     chosen = main(app).locator('[data-testid="stRadio"]').first.locator("input:checked")
     assert chosen.count() == 1
-    assert main(app).get_by_text(f"Your model from the Pretraining page (run {run_ids[0]})", exact=True).first.is_visible()
+    chosen = main(app).get_by_text(f"Your model from the Pretraining page (run {run_ids[0]})", exact=True)
+    assert chosen.first.is_visible()
     main(app).get_by_role("button", name="Strict: top-k 5, temperature 0.5").click()
     app.wait_until_idle()
     for _ in range(2):

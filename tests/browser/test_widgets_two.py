@@ -29,7 +29,7 @@ def main(app):
 
 
 def set_number(app, label: str, value: int) -> None:
-    box = main(app).get_by_label(label, exact=True)
+    box = main(app).get_by_role("spinbutton", name=label, exact=True)
     box.fill(str(value))
     box.press("Enter")
     app.wait_until_idle()

@@ -1,7 +1,8 @@
 """The book's self-test cards, each answer computed live by the GPT code (`core.gpt`), never typed in.
 
 A parameter count from the model built on the meta device, ln of the vocabulary size, the order of the
-sampling stages as `core.gpt.generate` runs them, a token count from the GPT-2 tokenizer.
+sampling stages as `core.gpt.generate` runs them, a token count from the GPT-2 tokenizer, the targets
+chapter 7's `custom_collate_fn` leaves to the loss.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import fields
 from core.errors import Unavailable
 from core.gpt.config import GPT2_VOCAB_SIZE, PRESETS
 from core.gpt.generate import Stages
+from core.gpt.instruction_data import IGNORE_INDEX, custom_collate_fn
 from core.gpt.params import count_parameters
 from core.gpt.tokenizers import encode
 from core.journal.review import ReviewCard
@@ -69,7 +71,24 @@ def _token_count() -> ReviewCard:
                     "token each, punctuation is its own token, and <|endoftext|> is the single token 50256.")
 
 
-BOOK_CARDS: tuple[Callable[[], ReviewCard], ...] = (_token_count, _gpt2_medium_tied, _untrained_loss, _sampling_order)
+@functools.cache
+def _collate_targets() -> ReviewCard:
+    batch = [[0, 1, 2, 3, 4], [5, 6], [7, 8, 9]]  # the book's example batch, section 7.3
+    _, targets = custom_collate_fn(batch)
+    seen = int((targets != IGNORE_INDEX).sum())
+    return ReviewCard(
+        id="collate-targets", chapter="Chapter 7", widget="instruction",
+        question=f"custom_collate_fn pads the batch {batch} and shifts the targets by one. How many target "
+                 f"tokens does the loss see (targets that are not {IGNORE_INDEX})?",
+        answer=seen, tolerance=0,
+        explanation=f"Each row is padded to the longest item plus one end-of-text, then shifted by one, so inputs "
+                    f"and targets are {targets.shape[1]} wide; every padding target but the first becomes "
+                    f"{IGNORE_INDEX}, so the loss sees {seen} of {targets.numel()} targets: "
+                    "each item's own tokens after the first, plus one end-of-text each.")
+
+
+BOOK_CARDS: tuple[Callable[[], ReviewCard], ...] = (
+    _token_count, _gpt2_medium_tied, _untrained_loss, _sampling_order, _collate_targets)
 
 
 def book_cards(chapters: Iterable[str] | None = None) -> tuple[list[ReviewCard], list[str]]:

@@ -10,6 +10,7 @@ import pytest
 
 from core.app.review_cards import book_cards
 from core.gpt.config import GPT2_VOCAB_SIZE, PRESETS
+from core.gpt.instruction_data import custom_collate_fn
 from core.gpt.params import count_parameters
 from core.gpt.tokenizers import encode
 from core.journal import review as rv
@@ -31,6 +32,8 @@ def test_the_book_cards_answers_are_cores_figures(gpt2_encoding):
     tea = card("tokens-hello-tea")
     assert tea.answer == len(encode("Hello, do you like tea? <|endoftext|> In the sunlit terraces",
                                     allow_special=True))
+    _, targets = custom_collate_fn([[0, 1, 2, 3, 4], [5, 6], [7, 8, 9]])
+    assert card("collate-targets").answer == int((targets != -100).sum()) == 10
 
 
 def test_numbers_accept_commas_and_the_tolerance_and_refuse_words():

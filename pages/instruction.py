@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import instruction
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -20,10 +21,13 @@ st.markdown(
 
 st.subheader("1 · The data")
 records = instruction.data_section(KEY)
+show_code("format_input")
 
 st.subheader("2 · What the loss sees: the mask inspector")
 models = instruction.model_choices()
 instruction.mask_section(KEY, records, models)
+show_code("custom_collate_fn")
+show_code("instruction_loss_batch")
 
 st.subheader("3 · Fine-tune")
 if records is not None:
@@ -31,8 +35,10 @@ if records is not None:
 else:
     st.caption("Fine-tuning needs the instruction data (see above).")
 instruction.live_section(KEY)
+show_code("instruction_task")
 
 st.subheader("4 · The answers")
+show_code("generate_response")
 chosen = instruction.choose_run(KEY)
 if chosen is not None:
     run, responses = chosen

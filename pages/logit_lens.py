@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.widgets.logit_lens import MAX_LENS_TOKENS
 from ui import logit_lens as lens_ui
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -16,6 +17,8 @@ st.markdown(
     "vectors into scores for every token. The logit lens applies that same norm and head after *every* block, "
     "as if the model stopped there. Each layer's guess shows how the prediction forms on its way up."
 )
+show_code("logit_lens")
+show_code("lens_logits")
 
 st.subheader("1 · Model and text")
 chosen = lens_ui.model_section(KEY)

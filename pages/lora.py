@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import lora
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -18,6 +19,9 @@ st.markdown(
 
 st.subheader("1 · The model and the adapters")
 cfg, rank, alpha, targets, num_classes = lora.settings_section(KEY)
+show_code("replace_linear_with_lora")
+show_code("linear_with_lora")
+show_code("lora_layer")
 plan = lora.plan_or_error(cfg, rank, alpha, targets, num_classes)
 if plan is not None:
     lora.counts_section(plan, rank)

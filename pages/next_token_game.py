@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import next_token_game as ng
+from ui.code import show_code
 from ui.navigation import require_app_navigation
 
 require_app_navigation()
@@ -26,6 +27,8 @@ if chosen is not None and text is not None:
     st.subheader("2 · Play")
     ng.play_section(KEY, source, model, text)
     st.markdown(ng.SCORING)
+    show_code("score_round")
+    show_code("human_logprob")
 
 st.subheader("3 · Scoreboard")
 ng.scoreboard_section(KEY)

@@ -18,6 +18,10 @@ from core.gpt.classifier import GPTClassifier, classify
 from core.gpt.data import GPTDataset
 from core.gpt.finetune import finetune, loss_and_accuracy
 from core.gpt.generate import generate, sampling_stages
+from core.gpt.instruct import calc_loss_batch as instruction_loss_batch
+from core.gpt.instruct import generate_response, instruction_task
+from core.gpt.instruction_data import custom_collate_fn, format_input
+from core.gpt.lora import LinearWithLoRA, LoRALayer, replace_linear_with_lora
 from core.gpt.model import GPTModel, TransformerBlock
 from core.gpt.params import count_parameters
 from core.gpt.pretrain import calc_loss_batch, calc_loss_loader
@@ -25,6 +29,8 @@ from core.gpt.tokenizers import SimpleTokenizerV1, SimpleTokenizerV2
 from core.gpt.train import train
 from core.paths import PROJECT_ROOT
 from core.widgets.embedding_view import embed_tokens
+from core.widgets.logit_lens import lens_logits, logit_lens
+from core.widgets.next_token_game import human_logprob, score_round
 from core.widgets.spam_explain import token_influence
 
 SECTION = re.compile(r"^(\d|[A-E])(\.\d+)*$")  # "3.6", "5.1.3", "D.3"
@@ -66,6 +72,21 @@ STEPS: dict[str, Step] = {
     "finetune": Step(finetune, "6.7", "6.10"),
     "classify": Step(classify, "6.8", "6.12"),
     "token_influence": Step(token_influence, "6.8"),  # ours: the book stops at the label
+    # Chapter 7: fine-tuning to follow instructions
+    "format_input": Step(format_input, "7.2"),
+    "custom_collate_fn": Step(custom_collate_fn, "7.3"),
+    "instruction_loss_batch": Step(instruction_loss_batch, "7.6"),
+    "instruction_task": Step(instruction_task, "7.6"),  # ours: chapter 7's training as a task of the one loop
+    "generate_response": Step(generate_response, "7.7"),
+    # Appendix E: LoRA
+    "replace_linear_with_lora": Step(replace_linear_with_lora, "E.4"),
+    "linear_with_lora": Step(LinearWithLoRA, "E.4"),
+    "lora_layer": Step(LoRALayer, "E.4"),
+    # Beyond the book, built on its pieces
+    "logit_lens": Step(logit_lens, "4.6"),  # the final norm and output head of section 4.6, after every block
+    "lens_logits": Step(lens_logits, "4.6"),
+    "score_round": Step(score_round, "5.1.2"),  # the game scores guesses by the log-probability the loss uses
+    "human_logprob": Step(human_logprob, "5.1.2"),
 }
 
 

@@ -49,6 +49,11 @@ def code_expanders(at: AppTest) -> dict[str, str]:
         ("pretraining.py", ["calc_loss_batch", "calc_loss_loader", "train_loop"]),
         ("sampling.py", ["sampling_stages", "generate"]),
         ("spam.py", ["finetune", "loss_and_accuracy"]),
+        ("instruction.py", ["format_input", "custom_collate_fn", "instruction_loss_batch", "instruction_task",
+                            "generate_response"]),
+        ("lora.py", ["replace_linear_with_lora", "linear_with_lora", "lora_layer"]),
+        ("logit_lens.py", ["logit_lens", "lens_logits"]),
+        ("next_token_game.py", ["score_round", "human_logprob"]),
     ],
 )
 def test_every_widget_page_shows_the_code_it_runs(page, steps):

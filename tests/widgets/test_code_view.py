@@ -9,13 +9,18 @@ import pytest
 import core.gpt.model
 import core.gpt.params
 import ui.attention
+import ui.instruction
+import ui.logit_lens
+import ui.next_token_game
 import ui.parameters
 import ui.pretraining
 import ui.sampling
 import ui.spam
 import ui.tokenizer
 from core.gpt import generate as generate_module
+from core.gpt import instruct
 from core.paths import PROJECT_ROOT
+from core.widgets import lora_view, loss_mask_view
 from core.widgets import token_view as tv
 from core.widgets.code_view import LISTING, SECTION, STEPS, code_for
 
@@ -53,7 +58,23 @@ USED_BY_WIDGETS = {
     "finetune": lambda: used_by_finetuning("finetune"),
     "classify": lambda: ui.spam.classify,
     "token_influence": lambda: ui.spam.token_influence,
+    "format_input": lambda: ui.instruction.format_input,
+    "custom_collate_fn": lambda: loss_mask_view.custom_collate_fn,
+    "instruction_loss_batch": lambda: loss_mask_view.calc_loss_batch,
+    "instruction_task": lambda: inspect.unwrap(instruct.instruct_run).__globals__["instruction_task"],
+    "generate_response": lambda: instruct.answer_test_set.__globals__["generate_response"],
+    "replace_linear_with_lora": lambda: lora_view.replace_linear_with_lora,
+    "linear_with_lora": lambda: lora_view.replace_linear_with_lora.__globals__["LinearWithLoRA"],
+    "lora_layer": lambda: lora_view.replace_linear_with_lora.__globals__["LoRALayer"],
+    "logit_lens": lambda: ui.logit_lens.ll.logit_lens,
+    "lens_logits": lambda: ui.logit_lens.ll.logit_lens.__globals__["lens_logits"],
+    "score_round": lambda: ui.next_token_game.game.score_round,
+    "human_logprob": lambda: ui.next_token_game.game.score_round.__globals__["human_logprob"],
 }
+
+
+def test_the_instruction_task_trains_with_the_loss_shown():
+    assert instruct.instruction_task.__globals__["calc_loss_batch"] is STEPS["instruction_loss_batch"].obj
 
 
 def test_every_step_is_checked_against_its_widget():

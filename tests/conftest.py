@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.paths import SMS_SPAM_FILE, VERDICT_FILE, data_dir, tiktoken_environment
+from core.paths import SMS_SPAM_FILE, TINY_SHAKESPEARE_FILE, VERDICT_FILE, data_dir, tiktoken_environment
 
 # Tests never reach the Hugging Face hub: fail downloads at once instead of after network retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,6 +25,11 @@ def _require(relative: str) -> Path:
 @pytest.fixture(scope="session")
 def verdict_text() -> str:
     return _require(VERDICT_FILE).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def tiny_shakespeare_path() -> Path:
+    return _require(TINY_SHAKESPEARE_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from core.gpt.tokenizers import decode
 from core.paths import game_scores_file
 from core.widgets import next_token_game as game
 from core.widgets.run_view import shorten_line_breaks
+from ui.corpus_download import offer_download
 from ui.models import choose_model, newest_model
 from ui.token_labels import token_label
 
@@ -70,6 +71,9 @@ def text_section(key: str) -> tuple[str, game.GameText] | None:
     pasted = ""
     if name == game_texts.PASTED:
         pasted = st.text_area("Paste a text", DEFAULT_PASTE, key=f"{key}_paste")
+    elif name != JOURNAL and not corpus_available(name):
+        offer_download(key, name, instead="play on the journal")
+        return None
     return _load(name, pasted)
 
 

@@ -61,6 +61,7 @@ from ui import experiments as xp
 from ui import runs as saved
 from ui import training_job as tj
 from ui.charts import loss_chart, perplexity_chart
+from ui.corpus_download import offer_download
 
 CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)'}
 CORPUS_LABELS |= {name: corpus.title for name, corpus in CORPUS_FILES.items() if name not in CORPUS_LABELS}
@@ -160,13 +161,8 @@ def _corpus_text(key: str, choice: str) -> str | None:
     if choice in CORPUS_FILES:
         if corpus_available(choice):
             return corpus_text(choice)
-        corpus = CORPUS_FILES[choice]
-        st.info(f"{corpus.title} is not in the data folder yet. The app can download it from {corpus.url}, "
-                "which takes an internet connection.", icon=":material/download:")
-        if not st.button(f"Download {corpus.title}", key=f"{key}_download_{choice}"):
-            return None
-        with st.spinner("Downloading..."):
-            return corpus_text(choice, download=True)
+        offer_download(key, choice, instead="train on the journal")
+        return None
     upload = st.file_uploader(f"A plain-text file (.txt, UTF-8, at most {MAX_UPLOAD_MB} MB)", type=["txt"],
                               max_upload_size=MAX_UPLOAD_MB, key=f"{key}_upload")
     if upload is None:

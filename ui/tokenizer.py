@@ -26,6 +26,7 @@ from core.text import plural
 from core.widgets import token_view as tv
 from core.widgets.embedding_view import embed_tokens
 from ui import experiments as xp
+from ui.corpus_download import offer_download
 from ui.heatmap import CELL_PX, heatmap, numbered
 from ui.long_text import within_limit
 from ui.widget_state import starting_state
@@ -107,27 +108,12 @@ def settings(key: str) -> Settings:
         key=f"{key}_corpus",
     )
     if not corpus_available(corpus):
-        offer_download(key, corpus)
+        offer_download(key, corpus, instead="train them on the journal")
     vocab_size = right.slider(
         "Vocabulary size of the trained BPE", 256, 4096, 1000, step=8, key=f"{key}_vocab",
         help="256 byte tokens plus one new token per merge.",
     )
     return Settings(tokenizer, allow_special, corpus, vocab_size)
-
-
-def offer_download(key: str, corpus: str) -> None:
-    """A training text is missing: say so, and fetch it only when asked."""
-    title = CORPUS_FILES[corpus].title
-    st.warning(f"{title} is not on this machine yet. Download it (a text file from {CORPUS_FILES[corpus].url}), "
-               "or train on the journal.")
-    if st.button(f"Download {title}", key=f"{key}_get_{corpus}"):
-        try:
-            with st.spinner(f"Downloading {title}..."):
-                corpus_text(corpus, download=True)
-        except (CorpusUnavailable, CorpusError) as err:
-            st.error(str(err))
-        else:
-            st.rerun()
 
 
 def _corpus(name: str) -> str:

@@ -1,4 +1,4 @@
-"""The next-token game's texts: the registry's corpora, Tiny Shakespeare, or pasted text."""
+"""The next-token game's texts: the registry's corpora (Tiny Shakespeare among them) or pasted text."""
 
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ def test_the_verdict_and_tiny_shakespeare(tmp_path, monkeypatch, verdict_text):
         assert not at.exception and "Round 1 of 10" in texts(at.markdown), name
     monkeypatch.setenv("LLM_JOURNAL_DATA_DIR", str(tmp_path / "no-data"))
     at.run()
-    assert "Tiny Shakespeare (corpus/tinyshakespeare.txt) is not on this machine" in texts(at.warning)
+    assert '"Tiny Shakespeare" is not on this machine yet' in texts(at.warning)
     assert "raw.githubusercontent.com" in texts(at.warning)
 
 

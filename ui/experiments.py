@@ -21,6 +21,7 @@ from core.journal.entries import Entry, entry_filename
 from core.journal.experiments import Experiment
 from core.widgets import run_view
 from core.widgets.run_view import shorten_line_breaks
+from ui.charts import loss_chart
 from ui.models import cached_model
 from ui.text import plain
 
@@ -206,17 +207,8 @@ def _run_curves(record: Experiment) -> None:
     if not rows:
         st.caption("The run has no evaluation to draw.")
         return
-    st.altair_chart(loss_chart(pd.DataFrame(rows)), width="stretch")
-
-
-def loss_chart(data: pd.DataFrame) -> alt.Chart:
-    """Training and validation loss over tokens seen, as saved with the run."""
-    return alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("tokens_seen:Q", title="Tokens seen", axis=alt.Axis(format="~s")),
-        y=alt.Y("loss:Q", title="Loss", scale=alt.Scale(zero=False)),
-        color=alt.Color("split:N", title=None),
-        tooltip=["split", "step", alt.Tooltip("tokens_seen", format=","), alt.Tooltip("loss", format=".3f")],
-    ).properties(height=180, title="Loss, from the run's saved history")
+    st.altair_chart(loss_chart(pd.DataFrame(rows), run_view.epoch_ends(history), "tokens_seen"),
+                    width="stretch")
 
 
 def _generation(record: Experiment, key: str) -> None:

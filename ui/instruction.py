@@ -25,10 +25,12 @@ from core.gpt import instruction_data as idata
 from core.gpt.checkpoint import Checkpoint, load_model
 from core.gpt.instruction_data import Example, encode_example, format_input, make_record, split_records
 from core.gpt.weights import WeightsUnavailable, download_gpt2, gpt2_config, load_hf_gpt2_file
+from core.text import plural
 from core.widgets import loss_mask_view as lmv
 from core.widgets import run_view
 from core.widgets.sampling_view import Strategy
 from ui import training_job as tj
+from ui.charts import loss_chart
 from ui.models import cached_model
 
 REFRESH_S = 1.0
@@ -412,25 +414,17 @@ def _live_view(key: str) -> None:
         done = next((e for e in events if e["type"] == "done"), None)
         if done is not None:
             verb = "Finished" if done["reason"] == "finished" else "Stopped (resume it above)"
-            st.success(f"{verb} after {done['step']:,} steps ({format_duration(done['elapsed'])}). "
+            st.success(f"{verb} after {plural(done['step'], 'step')} ({format_duration(done['elapsed'])}). "
                        "The model is saved; its test-set responses are below.", icon=":material/check_circle:")
     rows = run_view.loss_rows(events, "this run")
     if rows:
-        st.altair_chart(loss_chart(pd.DataFrame(rows)), width="stretch")
+        st.altair_chart(loss_chart(pd.DataFrame(rows), run_view.epoch_ends(events), "epoch"),
+                        width="stretch")
     samples = run_view.samples(events)
     if samples:
         st.caption(f"Answer to the first validation record after epoch {samples[0]['epoch']}:")
         st.code(samples[0]["text"] or "(nothing: the model wrote end-of-text at once)", language=None,
                 wrap_lines=True)
-
-
-def loss_chart(data: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("step:Q", title="Step", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("loss:Q", title="Loss (cross-entropy over counted targets)", scale=alt.Scale(zero=False)),
-        color=alt.Color("split:N", title=None),
-        tooltip=["split", "step", "epoch", alt.Tooltip("loss", format=".3f")],
-    ).properties(height=260, title="Training and validation loss")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,8 +67,8 @@ def _check(key: str, folder: Path, state: rv.ReviewState, card: rv.ReviewCard) -
 
 
 def _verdict(key: str, card: rv.ReviewCard, right: bool, given: str, due: dt.datetime | None) -> None:
-    answer = f"{card.answer:,g}" if card.numeric else str(card.answer)
-    within = f" (within {card.tolerance:,g})" if card.numeric and card.tolerance else ""
+    answer = _number(card.answer) if card.numeric else str(card.answer)
+    within = f" (within {_number(card.tolerance)})" if card.numeric and card.tolerance else ""
     if right:
         st.success(f"Right: {plain(answer)}{within}.", icon=":material/check_circle:")
     else:
@@ -82,6 +82,11 @@ def _verdict(key: str, card: rv.ReviewCard, right: bool, given: str, due: dt.dat
         st.caption(f"Next review of this card: {due:%Y-%m-%d %H:%M} UTC (scheduled by FSRS).")
     st.button("Next card", key=f"{key}_next", icon=":material/skip_next:",
               on_click=lambda: st.session_state.pop(f"{key}_checked", None))
+
+
+def _number(value: float) -> str:
+    """354,749,440 and 3,547,494 in full, 10.82 as it is: never 3.54749e+08."""
+    return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:,.6g}"
 
 
 def review_section(key: str) -> None:

@@ -76,8 +76,7 @@ def run_record(kind: str, events: Sequence[Mapping[str, Any]], settings: Mapping
         results["test_accuracy"] = round(float(accuracy["test"]), 4)
     flat = {k: v for k, v in _flat(settings or {}).items() if not k.startswith("accuracy_")}
     seed = flat.pop("seed", None)
-    what = "Pretraining run" if kind == "pretraining" else "Spam-classifier run"
-    return Experiment(kind=kind, title=f"{what} {run_id or ''}".strip(), settings=flat,
+    return Experiment(kind=kind, title=f"run {run_id}" if run_id else "an unsaved run", settings=flat,
                       results={k: v for k, v in results.items() if v is not None},
                       seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None, run=run_id)
 

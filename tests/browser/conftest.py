@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -179,6 +180,28 @@ class AppPage:
         not_found = self.page.get_by_role("dialog").filter(has_text="Page not found")
         assert not_found.count() == 0, f"no page at /{url_path}: Streamlit ran the default page instead"
         return self
+
+    @property
+    def main(self):
+        """The page's main panel (not the sidebar)."""
+        return self.page.locator('[data-testid="stMain"]')
+
+    def go_to(self, title: str, heading: str) -> None:
+        """Follow the sidebar link, as a user would (opening "View N more" when the link is folded away)."""
+        sidebar = self.page.locator('[data-testid="stSidebar"]')
+        link = sidebar.get_by_role("link", name=title)
+        if not link.is_visible():
+            sidebar.get_by_text(re.compile(r"^View \d+ more$")).click()
+        link.click()
+        self.page.get_by_role("heading", name=heading).first.wait_for(timeout=RUN_TIMEOUT_MS)
+        self.wait_until_idle()
+
+    def set_number(self, label: str, value: int) -> None:
+        """Type into the number box called `label` and confirm it."""
+        box = self.main.get_by_role("spinbutton", name=label, exact=True)
+        box.fill(str(value))
+        box.press("Enter")
+        self.wait_until_idle()
 
     def wait_until_idle(self, settle_ms: int = 500) -> None:
         """Wait until the script has stopped running (the status widget is gone) and stays stopped."""

@@ -18,16 +18,12 @@ def charts(app):
     return app.page.locator('[data-testid="stVegaLiteChart"]')
 
 
-def main(app):
-    return app.page.locator('[data-testid="stMain"]')
-
-
 def test_tokenizer_explorer(app):
     app.open("tokenizer", heading="Tokenizer explorer")
     app.assert_no_exception()
-    chips = main(app).locator("span.tok")
+    chips = app.main.locator("span.tok")
     assert chips.nth(0).inner_text().startswith("Hello")
-    special = main(app).locator("span.tok", has_text="<|endoftext|>").first
+    special = app.main.locator("span.tok", has_text="<|endoftext|>").first
     assert "id 50256" in special.get_attribute("title")
     charts(app).nth(2).wait_for()  # the three embedding heatmaps
     whole_page(app, "widgets-tokenizer")
@@ -37,16 +33,16 @@ def test_tokenizer_explorer(app):
     box.press("Control+Enter")
     app.wait_until_idle()
     app.assert_no_exception()
-    main(app).locator("span.tok", has_text="bold").first.wait_for()
-    labels = main(app).locator("span.tok").all_inner_texts()
+    app.main.locator("span.tok", has_text="bold").first.wait_for()
+    labels = app.main.locator("span.tok").all_inner_texts()
     assert any(label.startswith("<f0 9f") for label in labels)  # half an emoji, shown in hex
-    assert main(app).locator("b", has_text="bold").count() == 0  # user text is never HTML
-    assert main(app).get_by_text("Decoding the token ids gives back exactly the text").is_visible()
+    assert app.main.locator("b", has_text="bold").count() == 0  # user text is never HTML
+    assert app.main.get_by_text("Decoding the token ids gives back exactly the text").is_visible()
 
     app.page.get_by_test_id("stRadioGroup").get_by_text("Simple tokenizer V2", exact=True).click()
     app.wait_until_idle()
     app.assert_no_exception()
-    main(app).locator("span.tok", has_text="<|unk|>").first.wait_for()
+    app.main.locator("span.tok", has_text="<|unk|>").first.wait_for()
     whole_page(app, "widgets-tokenizer-simple-v2")
 
 
@@ -57,7 +53,7 @@ def test_tokenizer_with_a_huge_paste(app):
     box.press("Control+Enter")
     app.wait_until_idle()
     app.assert_no_exception()
-    main(app).get_by_text("only the first 100,000 are tokenized").wait_for()
+    app.main.get_by_text("only the first 100,000 are tokenized").wait_for()
     app.screenshot("widgets-tokenizer-huge")
 
 
@@ -65,7 +61,7 @@ def test_attention_visualizer(app):
     app.open("attention", heading="Attention visualizer")
     app.assert_no_exception()
     charts(app).nth(9).wait_for()
-    assert main(app).get_by_text("Random weights (tiny preset, untrained)").first.is_visible()
+    assert app.main.get_by_text("Random weights (tiny preset, untrained)").first.is_visible()
     whole_page(app, "widgets-attention")
 
     app.page.get_by_text("Causal mask", exact=True).first.click()
@@ -73,9 +69,9 @@ def test_attention_visualizer(app):
     app.page.get_by_text("Your own short text").click()
     app.wait_until_idle()
     app.assert_no_exception()
-    main(app).get_by_text("every score above the diagonal becomes −∞").wait_for()
-    main(app).get_by_text("GPT-2 tokens of your text").wait_for()
-    main(app).get_by_text("All 4 heads of layer 1").click()
+    app.main.get_by_text("every score above the diagonal becomes −∞").wait_for()
+    app.main.get_by_text("GPT-2 tokens of your text").wait_for()
+    app.main.get_by_text("All 4 heads of layer 1").click()
     charts(app).last.wait_for()
     whole_page(app, "widgets-attention-causal-own-text")
 
@@ -84,13 +80,13 @@ def test_parameter_charts(app):
     app.open("parameters", heading="Parameters")
     app.assert_no_exception()
     for figure in ("163,009,536", "124,412,160", "621.83 MB", "824,832"):
-        assert main(app).get_by_text(figure).first.is_visible(), figure
+        assert app.main.get_by_text(figure).first.is_visible(), figure
     charts(app).nth(2).wait_for()
     whole_page(app, "widgets-parameters")
 
     app.page.get_by_text("Weight tying", exact=True).click()
     app.wait_until_idle()
-    main(app).get_by_text("474.59 MB").wait_for()
+    app.main.get_by_text("474.59 MB").wait_for()
 
     app.page.get_by_text("Set the dimensions myself").click()
     app.wait_until_idle()
@@ -99,14 +95,14 @@ def test_parameter_charts(app):
     heads.press("Enter")
     app.wait_until_idle()
     app.assert_no_exception()
-    main(app).get_by_text("must be divisible by n_heads").wait_for()  # auto-waits for the rerun
+    app.main.get_by_text("must be divisible by n_heads").wait_for()  # auto-waits for the rerun
     app.screenshot("widgets-parameters-invalid")
 
 
 def test_compact_widgets_beside_the_journal(app):
     app.open("entries", heading="Journal entries")
     app.assert_no_exception()
-    entries = main(app)
+    entries = app.main
     entries.get_by_text("Live: Parameters").first.wait_for()  # auto-waits while the long page draws
     entries.get_by_text("824,832").first.wait_for()
     entries.locator("span.tok").first.wait_for()

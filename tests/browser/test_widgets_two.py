@@ -17,33 +17,15 @@ pytestmark = pytest.mark.slow
 LIVE_TIMEOUT_S = 240  # a shared 2-core machine can be slow; a step of the tiny model takes well under a second alone
 
 
-def go_to(app, title: str, heading: str) -> None:
-    """Follow the sidebar link, as a user would."""
-    app.page.locator('[data-testid="stSidebar"]').get_by_role("link", name=title).click()
-    app.page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
-    app.wait_until_idle()
-
-
-def main(app):
-    return app.page.locator('[data-testid="stMain"]')
-
-
-def set_number(app, label: str, value: int) -> None:
-    box = main(app).get_by_role("spinbutton", name=label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-    app.wait_until_idle()
-
-
 def metric(app, label: str) -> str | None:
-    cards = main(app).locator('[data-testid="stMetric"]').filter(has_text=label)
+    cards = app.main.locator('[data-testid="stMetric"]').filter(has_text=label)
     if cards.count() == 0:
         return None
     return cards.first.locator('[data-testid="stMetricValue"]').inner_text()
 
 
 def progress_step(app) -> int:
-    texts = main(app).locator('[data-testid="stProgress"]').all_inner_texts()
+    texts = app.main.locator('[data-testid="stProgress"]').all_inner_texts()
     found = re.search(r"step ([\d,]+) of", " ".join(texts))
     return int(found.group(1).replace(",", "")) if found else 0
 
@@ -63,20 +45,20 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     app.open("", heading="Your journey through the book")
 
     # --- Pretraining: the tiny model on the journal, short windows, an evaluation after every step.
-    go_to(app, "Pretraining", "Pretraining")
-    slider = main(app).get_by_label("Context length (tokens per window)").locator('input[type="range"]')
+    app.go_to("Pretraining", "Pretraining")
+    slider = app.main.get_by_label("Context length (tokens per window)").locator('input[type="range"]')
     slider.focus()
     slider.press("ArrowLeft")  # 128 -> 64
     slider.press("ArrowLeft")  # 64 -> 32
     app.wait_until_idle()
-    set_number(app, "Epochs", 3)
-    set_number(app, "Evaluate every N steps", 1)
-    main(app).get_by_text("More settings").click()
-    set_number(app, "Batches per evaluation", 1)
-    assert main(app).get_by_text(re.compile(r"99 steps \(33 per epoch")).is_visible()
+    app.set_number("Epochs", 3)
+    app.set_number("Evaluate every N steps", 1)
+    app.main.get_by_text("More settings").click()
+    app.set_number("Batches per evaluation", 1)
+    assert app.main.get_by_text(re.compile(r"99 steps \(33 per epoch")).is_visible()
     app.screenshot("widgets-two-pretraining-settings")
 
-    main(app).get_by_role("button", name="Start training").click()
+    app.main.get_by_role("button", name="Start training").click()
     # The live chart redraws itself: collect distinct validation losses as the fragment refreshes.
     seen: list[str] = []
 
@@ -87,7 +69,7 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
         return len(seen) >= 3
 
     poll(new_loss, what="three successive validation losses")
-    charts = main(app).locator('[data-testid="stVegaLiteChart"]')
+    charts = app.main.locator('[data-testid="stVegaLiteChart"]')
     poll(lambda: charts.count() >= 2, what="the live loss and perplexity charts (redrawn every few seconds)")
     app.screenshot("widgets-two-pretraining-live-1")
     seen_at_first_shot = len(seen)
@@ -99,10 +81,10 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     poll(another_update, what="another chart update")
     app.screenshot("widgets-two-pretraining-live-2")
     assert float(seen[-1]) < float(seen[0]), f"the validation loss did not fall: {seen}"
-    assert "tokens/s" in " ".join(main(app).locator('[data-testid="stProgress"]').all_inner_texts())
+    assert "tokens/s" in " ".join(app.main.locator('[data-testid="stProgress"]').all_inner_texts())
 
-    main(app).get_by_role("button", name="Stop training").click()
-    main(app).get_by_text("Stopped after").wait_for(timeout=90_000)
+    app.main.get_by_role("button", name="Stop training").click()
+    app.main.get_by_text("Stopped after").wait_for(timeout=90_000)
     app.wait_until_idle()
     app.assert_no_exception()
     run_ids = [p.name for p in app.server.runs_dir.iterdir() if re.match(r"\d{8}-\d{6}-[0-9a-f]{6}$", p.name)]
@@ -112,53 +94,53 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     app.screenshot("widgets-two-pretraining-stopped")
 
     # --- Sampling from the model just trained: one token at a time, then fifty with the KV cache.
-    go_to(app, "Sampling", "Sampling")
-    chosen = main(app).locator('[data-testid="stRadio"]').first.locator("input:checked")
+    app.go_to("Sampling", "Sampling")
+    chosen = app.main.locator('[data-testid="stRadio"]').first.locator("input:checked")
     assert chosen.count() == 1
-    chosen = main(app).get_by_text(f"Your model from the Pretraining page (run {run_ids[0]})", exact=True)
+    chosen = app.main.get_by_text(f"Your model from the Pretraining page (run {run_ids[0]})", exact=True)
     assert chosen.first.is_visible()
-    main(app).get_by_role("button", name="Strict: top-k 5, temperature 0.5").click()
+    app.main.get_by_role("button", name="Strict: top-k 5, temperature 0.5").click()
     app.wait_until_idle()
     for _ in range(2):
-        main(app).get_by_role("button", name="Next token").click()
+        app.main.get_by_role("button", name="Next token").click()
         app.wait_until_idle()
-    assert main(app).get_by_text(re.compile(r"^Picked .* with probability")).is_visible()
-    main(app).get_by_role("button", name=re.compile(r"^Generate \d+ tokens")).click()
-    main(app).get_by_text(re.compile(r"new tokens in .* tokens/s, with the KV cache")).wait_for(timeout=90_000)
+    assert app.main.get_by_text(re.compile(r"^Picked .* with probability")).is_visible()
+    app.main.get_by_role("button", name=re.compile(r"^Generate \d+ tokens")).click()
+    app.main.get_by_text(re.compile(r"new tokens in .* tokens/s, with the KV cache")).wait_for(timeout=90_000)
     app.wait_until_idle()
     app.assert_no_exception()
-    assert main(app).locator('[data-testid="stCode"]').last.inner_text().startswith("Every effort moves you")
+    assert app.main.locator('[data-testid="stCode"]').last.inner_text().startswith("Every effort moves you")
     app.screenshot("widgets-two-sampling")
-    main(app).get_by_text("Log scale (shows tiny probabilities)").click()
+    app.main.get_by_text("Log scale (shows tiny probabilities)").click()
     app.wait_until_idle()
     app.assert_no_exception()
     app.screenshot("widgets-two-sampling-log")
 
     # --- Spam classifier: fine-tune from scratch for a while, stop, look at the results, test messages.
-    go_to(app, "Spam classifier", "Spam classifier")
-    set_number(app, "Epochs", 1)
-    main(app).get_by_role("button", name="Start fine-tuning").click()
+    app.go_to("Spam classifier", "Spam classifier")
+    app.set_number("Epochs", 1)
+    app.main.get_by_role("button", name="Start fine-tuning").click()
     # The recipe evaluates after steps 1 and 21: wait for the second point of the accuracy curve.
-    poll(lambda: progress_step(app) >= 22 and main(app).locator('[data-testid="stVegaLiteChart"]').count() >= 3,
+    poll(lambda: progress_step(app) >= 22 and app.main.locator('[data-testid="stVegaLiteChart"]').count() >= 3,
          what="fine-tuning steps and the loss and accuracy charts")
     app.screenshot("widgets-two-spam-live")
-    stop = main(app).get_by_role("button", name="Stop training")
+    stop = app.main.get_by_role("button", name="Stop training")
     if stop.count():  # on a quiet machine the whole epoch may already be over
         stop.click()
-    main(app).get_by_text(re.compile(r"^(Stopped|Finished) after")).wait_for(timeout=180_000)
+    app.main.get_by_text(re.compile(r"^(Stopped|Finished) after")).wait_for(timeout=180_000)
     app.wait_until_idle()
     app.assert_no_exception()
     assert metric(app, "Test accuracy").endswith("%")
-    charts = main(app).locator('[data-testid="stVegaLiteChart"]')
-    assert main(app).get_by_text("Confusion matrix").count() or charts.count() >= 4
+    charts = app.main.locator('[data-testid="stVegaLiteChart"]')
+    assert app.main.get_by_text("Confusion matrix").count() or charts.count() >= 4
 
-    main(app).get_by_role("button", name="Example: obvious spam").click()
+    app.main.get_by_role("button", name="Example: obvious spam").click()
     app.wait_until_idle()
-    assert main(app).get_by_text("The classifier says").is_visible()
-    message = main(app).get_by_role("textbox", name="Message")
+    assert app.main.get_by_text("The classifier says").is_visible()
+    message = app.main.get_by_role("textbox", name="Message")
     message.fill("Hey, are you still coming to dinner tonight? Bring the salad please")
     message.press("Control+Enter")
     app.wait_until_idle()
-    assert main(app).get_by_text("The classifier says").is_visible()
+    assert app.main.get_by_text("The classifier says").is_visible()
     app.assert_no_exception()
     app.screenshot("widgets-two-spam-tested")

@@ -62,3 +62,15 @@ def test_a_damaged_history_is_set_aside_with_a_message(journal_copy):
     at.switch_page(PAGE).run()
     assert not at.exception and "due of" in texts(at.caption)
     assert any(p.name.startswith(".review.json.damaged-") for p in journal_copy.iterdir())
+
+
+def test_big_answers_are_written_out_in_full(journal_copy, gpt2_encoding):
+    at = open_app(PAGE)
+    for _ in range(len(book_cards()[0])):
+        card = answer_current(at, journal_copy, right=True)
+        if card.id == "params-gpt2-medium-tied":
+            break
+        at.button(key="review_next").click().run()
+    assert card.id == "params-gpt2-medium-tied"
+    assert f"Right: {card.answer:,}" in texts(at.success) and "e+0" not in texts(at.success)
+    assert f"within {card.tolerance:,.0f}" in texts(at.success)

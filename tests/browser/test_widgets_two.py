@@ -14,6 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}$")
 LIVE_TIMEOUT_S = 240  # a shared 2-core machine can be slow; a step of the tiny model takes well under a second alone
 
 
@@ -58,6 +59,7 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     assert app.main.get_by_text(re.compile(r"99 steps \(33 per epoch")).is_visible()
     app.screenshot("widgets-two-pretraining-settings")
 
+    runs_before = {p.name for p in app.server.runs_dir.iterdir()}  # a retry of this test finds its first try's runs
     app.main.get_by_role("button", name="Start training").click()
     # The live chart redraws itself: collect distinct validation losses as the fragment refreshes.
     seen: list[str] = []
@@ -87,7 +89,7 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     app.main.get_by_text("Stopped after").wait_for(timeout=90_000)
     app.wait_until_idle()
     app.assert_no_exception()
-    run_ids = [p.name for p in app.server.runs_dir.iterdir() if re.match(r"\d{8}-\d{6}-[0-9a-f]{6}$", p.name)]
+    run_ids = [p.name for p in app.server.runs_dir.iterdir() if RUN_ID.match(p.name) and p.name not in runs_before]
     assert len(run_ids) == 1 and (app.server.runs_dir / run_ids[0] / "checkpoint.json").is_file()
     sidebar = app.page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("none yet").wait_for(state="detached", timeout=10_000)  # the status follows at once

@@ -18,11 +18,11 @@ import streamlit as st
 from core.app import judge
 from core.app.estimates import estimate_training, format_duration, measured_flops
 from core.app.model_sources import ModelSource, cached_gpt2_weights, model_sources
-from core.app.runs import current_checkpoint
 from core.errors import AppError, Unavailable, UserError
 from core.gpt import instruct
 from core.gpt import instruction_data as idata
-from core.gpt.checkpoint import Checkpoint, load_model
+from core.gpt.checkpoint import Checkpoint, load_model, read_checkpoint
+from core.gpt.config import GPT2_VOCAB_SIZE
 from core.gpt.instruction_data import Example, encode_example, format_input, make_record, split_records
 from core.gpt.weights import WeightsUnavailable, download_gpt2, gpt2_config, load_hf_gpt2_file
 from core.text import plural
@@ -241,9 +241,18 @@ def model_choices() -> dict[str, ModelSource]:
     return choices
 
 
+def _pretrained_run() -> ModelSource | None:
+    """Your current pretraining run, when it scores GPT-2's whole vocabulary (instruction training's loss
+    needs every token's own row; a compact run shares one row among most of them)."""
+    source = next((s for s in model_sources() if s.kind == "checkpoint"), None)
+    if source is None or read_checkpoint(source.path).config["vocab_size"] < GPT2_VOCAB_SIZE:
+        return None
+    return source
+
+
 def _bases() -> dict[str, str]:
     options = {SCRATCH: "From scratch: a small GPT (2 blocks) with GPT-2's vocabulary (works offline)"}
-    checkpoint = next((s for s in model_sources() if s.kind == "checkpoint"), None)
+    checkpoint = _pretrained_run()
     if checkpoint is not None:
         options["checkpoint"] = checkpoint.label
     for size, title in GPT2_SIZES.items():
@@ -256,7 +265,7 @@ def _base_config(base: str) -> dict[str, Any]:
     if base == SCRATCH:
         return {"vocab_size": 50257, **instruct.SCRATCH_RECIPE.model}
     if base == "checkpoint":
-        return current_checkpoint().config
+        return read_checkpoint(_pretrained_run().path).config
     return gpt2_config(base)
 
 
@@ -265,7 +274,7 @@ def _load_base(base: str) -> Any:
     if base == SCRATCH:
         return None
     if base == "checkpoint":
-        return load_model(current_checkpoint().path)[0]
+        return load_model(_pretrained_run().path)[0]
     path = cached_gpt2_weights(base)
     if path is None:
         raise Unavailable(f"{GPT2_SIZES[base]} is not downloaded")

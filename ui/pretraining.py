@@ -66,6 +66,7 @@ from ui.corpus_download import offer_download
 CORPUS_LABELS = {JOURNAL: "The journal itself", VERDICT: '"The Verdict" (the book\'s story)'}
 CORPUS_LABELS |= {name: corpus.title for name, corpus in CORPUS_FILES.items() if name not in CORPUS_LABELS}
 CORPUS_LABELS[UPLOAD] = "Your own .txt file"
+COMPACT_PRESETS = ("shakespeare",)  # presets that train on a compact vocabulary unless the learner says otherwise
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 2e-4, 4e-4, 1e-3, 2e-3, 5e-3)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
@@ -222,15 +223,18 @@ def plan_section(key: str, corpus: Corpus) -> Plan | None:
         device = st.selectbox("Device", DEVICES, format_func=_device_label, key=f"{key}_device",
                               help="auto takes a CUDA GPU, then Apple's MPS, then the CPU.")
         used = len(set(corpus.token_ids))
+        # On by default where speed is the point (the preset sized to learn Tiny Shakespeare in minutes); off for
+        # the book's sizes, whose untrained loss the book compares with ln 50,257.
         compact_vocab = resume is None and st.checkbox(
-            f"Compact vocabulary: only the {used:,} GPT-2 tokens this text uses", value=False,
-            disabled=resume is not None, key=f"{key}_compact_vocab",
+            f"Compact vocabulary: only the {used:,} GPT-2 tokens this text uses", value=preset in COMPACT_PRESETS,
+            disabled=resume is not None, key=f"{key}_compact_vocab_{preset}",
             help=f"Embeds and scores {used + 1:,} tokens (the rest share one 'unknown' token) instead of all "
                  f"{GPT2_VOCAB_SIZE:,}: far fewer parameters in the embedding and output head, so training is "
                  "much faster on a CPU. The tokenizer and the text stay GPT-2's. Its losses compare only with "
-                 "runs on the same vocabulary (a smaller vocabulary starts lower). The other pages (Sampling, "
-                 "Attention, the game) use full-vocabulary runs only, so such a run stays on this page. A resumed "
-                 "run keeps its own vocabulary.")
+                 "runs on the same vocabulary (a smaller vocabulary starts lower). Sampling, Attention, the logit "
+                 "lens and the game read it over GPT-2's tokens (the tokens it never saw share the unknown "
+                 "token's probability); instruction fine-tuning needs a full-vocabulary run. A resumed run keeps "
+                 "its own vocabulary.")
         sample_prompt = st.text_input("Sample prompt (the model continues it after each epoch)", BOOK_PROMPT,
                                       max_chars=200, key=f"{key}_prompt")
 

@@ -18,6 +18,7 @@ from core.errors import UserError
 from core.gpt.checkpoint import Checkpoint, load_model
 from core.gpt.config import GPT2_VOCAB_SIZE, get_preset
 from core.gpt.model import GPTModel
+from core.gpt.vocab import VOCAB_FILE, expand_to_gpt2, load_id_map
 from core.gpt.weights import HF_REPOS, download_gpt2, gpt2_config, load_hf_gpt2_file
 from core.paths import cache_dir
 
@@ -60,15 +61,21 @@ def checkpoint_source(run: Checkpoint) -> ModelSource:
     return ModelSource(
         "checkpoint",
         f"Your model from the Pretraining page (run {run.run_id})",
-        f"{registry.run_state(run)}, {progress['tokens_seen']:,} training tokens",
+        f"{registry.run_state(run)}, {progress['tokens_seen']:,} training tokens"
+        + (f", a compact vocabulary of {run.config['vocab_size']:,} tokens" if _compact(run) else ""),
         run.path,
         created=run.created,
     )
 
 
 def _reads_gpt2_text(run: Checkpoint) -> bool:
-    """A language model over GPT-2's whole vocabulary (the widgets feed it GPT-2 token IDs)."""
-    return run.head is None and run.config["vocab_size"] >= GPT2_VOCAB_SIZE
+    """A language model the widgets can feed GPT-2 token IDs: over the whole vocabulary, or a compact one
+    with its id map (`load_source` expands it)."""
+    return run.head is None and (run.config["vocab_size"] >= GPT2_VOCAB_SIZE or _compact(run))
+
+
+def _compact(run: Checkpoint) -> bool:
+    return (Path(run.path) / VOCAB_FILE).is_file()
 
 
 def run_sources(entries: list[registry.RunEntry]) -> list[ModelSource]:
@@ -124,7 +131,9 @@ def load_source(source: ModelSource) -> GPTModel:
     if source.needs_download or (source.kind != "random" and source.path is None):
         raise UserError(f"{source.label} is not on this machine yet: download it first")
     if source.kind == "checkpoint":
-        return load_model(source.path)[0]
+        model = load_model(source.path)[0]
+        id_map = load_id_map(source.path, model.cfg["vocab_size"])
+        return model if id_map is None else expand_to_gpt2(model, id_map)
     if source.kind == "gpt2":
         return load_hf_gpt2_file(source.path, gpt2_config(GPT2_SIZE))
     return random_model()

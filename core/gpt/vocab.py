@@ -9,6 +9,7 @@ from-scratch recipe (`core.gpt.finetune`) and by pretraining (`core.gpt.pretrain
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from core.atomic import atomic_write
 from core.errors import UserError
 from core.gpt.config import GPT2_VOCAB_SIZE
+from core.gpt.model import GPTModel
 
 UNKNOWN_ID, PAD_ID = 0, 1  # the first IDs of a compact vocabulary (PAD_ID only when there is padding)
 ENDOFTEXT_ID = 50256  # GPT-2's <|endoftext|>: the book's padding token, and what an unknown ID decodes to
@@ -90,3 +92,30 @@ def load_id_map(run_dir: Path, vocab_size: int) -> torch.Tensor | None:
         raise UserError(f"the compact vocabulary file {path} cannot be read ({err}); retrain the run") from None
     check_id_map(id_map, vocab_size)
     return id_map
+
+
+def expand_to_gpt2(model: GPTModel, id_map: torch.Tensor) -> GPTModel:
+    """The same model over all of GPT-2's IDs, for widgets that feed and read GPT-2 tokens.
+
+    Each GPT-2 ID embeds as its compact ID does, so the hidden states are the compact model's. The
+    output head scores each kept token as before; the IDs sharing UNKNOWN_ID get its score minus
+    ln(how many share it), through a bias, so their probabilities add up to the unknown's and every
+    other token keeps exactly its compact probability. For inference only: training losses use the
+    head's weight without the bias.
+    """
+    check_id_map(id_map, model.cfg["vocab_size"])
+    compact = model.state_dict()
+    id_map = id_map.to(compact["tok_emb.weight"].device)
+    state = {k: v.clone() for k, v in compact.items() if not k.startswith(("tok_emb.", "out_head."))}
+    state["tok_emb.weight"] = compact["tok_emb.weight"][id_map]
+    state["out_head.weight"] = compact["out_head.weight"][id_map]
+    shared = id_map == UNKNOWN_ID
+    bias = torch.zeros(GPT2_VOCAB_SIZE, dtype=state["out_head.weight"].dtype, device=id_map.device)
+    if bool(shared.any()):
+        bias[shared] = -math.log(int(shared.sum()))
+    state["out_head.bias"] = bias
+    with torch.device("meta"):  # no weights are drawn only to be overwritten
+        full = GPTModel({**model.cfg, "vocab_size": GPT2_VOCAB_SIZE, "tie_weights": False})
+        full.out_head = torch.nn.Linear(model.cfg["emb_dim"], GPT2_VOCAB_SIZE, bias=True)
+    full.load_state_dict(state, assign=True)
+    return full.train(model.training)

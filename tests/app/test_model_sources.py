@@ -6,6 +6,7 @@ import torch
 from core.app import model_sources as ms
 from core.gpt.checkpoint import new_run_id, save_checkpoint
 from core.gpt.model import GPTModel
+from core.gpt.vocab import compact_id_map, save_id_map, vocab_size_of
 from core.gpt.weights import HF_REPOS, WeightsUnavailable
 
 CFG = {"vocab_size": 50257, "context_length": 16, "emb_dim": 32, "n_heads": 4, "n_layers": 2, "drop_rate": 0.0,
@@ -81,6 +82,22 @@ def test_a_run_that_cannot_read_gpt2_tokens_is_not_offered(places):
     save_checkpoint(places / "runs" / new_run_id(), GPTModel({**CFG, "vocab_size": 300}), status="finished",
                     history=[], settings={}, progress={"step": 1, "epoch": 1, "tokens_seen": 16})
     assert [s.kind for s in ms.model_sources()] == ["random", "gpt2"]
+
+
+def test_a_compact_vocabulary_run_is_offered_over_gpt2_ids(places):
+    id_map = compact_id_map([[40, 367, 2885, 1464, 40, 367]], pad_id=None)
+    model = GPTModel({**CFG, "vocab_size": vocab_size_of(id_map)})
+    run = places / "runs" / new_run_id()
+    save_checkpoint(run, model, status="finished", history=[], settings={},
+                    progress={"step": 1, "epoch": 1, "tokens_seen": 16})
+    save_id_map(run, id_map)
+    first = ms.model_sources()[0]
+    assert first.kind == "checkpoint" and "a compact vocabulary of 5 tokens" in first.detail
+    loaded = ms.load_source(first)
+    assert loaded.cfg["vocab_size"] == 50257 and not loaded.training
+    ids = torch.tensor([[40, 367, 9999]])
+    with torch.no_grad():
+        assert torch.equal(loaded(ids)[..., [40, 2885]], model.eval()(id_map[ids])[..., id_map[[40, 2885]]])
 
 
 def test_cached_gpt2_is_found_without_network(places):

@@ -19,6 +19,7 @@ from core.gpt.vocab import (
     VOCAB_FILE,
     check_id_map,
     compact_id_map,
+    expand_to_gpt2,
     gpt2_ids,
     load_id_map,
     vocab_size_of,
@@ -99,3 +100,22 @@ def test_pretrain_run_on_a_compact_vocabulary_saves_and_resumes_its_id_map(verdi
                                 resume_from=checkpoint.path))[-1]
     again, again_checkpoint = load_model(resumed.checkpoint)
     assert torch.equal(load_id_map(again_checkpoint.path, again.cfg["vocab_size"]), id_map)
+
+
+def test_the_expanded_model_gives_gpt2_ids_the_compact_probabilities():
+    torch.manual_seed(1)
+    id_map = compact_id_map([CORPUS_IDS], pad_id=None)
+    compact = GPTModel({**SMALL, "vocab_size": vocab_size_of(id_map), "tie_weights": True}).eval()
+    full = expand_to_gpt2(compact, id_map)
+    assert full.cfg["vocab_size"] == 50257 and not full.training
+    ids = torch.tensor([[40, 367, 31337, 2885]])  # 31,337 is not in the corpus: it reads as the unknown token
+    with torch.no_grad():
+        p_compact = torch.softmax(compact(id_map[ids]), dim=-1)
+        p_full = torch.softmax(full(ids), dim=-1)
+    kept = sorted(set(CORPUS_IDS))
+    torch.testing.assert_close(p_full[..., kept], p_compact[..., id_map[kept]], atol=1e-4, rtol=1e-3)
+    shared = id_map == UNKNOWN_ID
+    torch.testing.assert_close(p_full[..., shared].sum(-1), p_compact[..., UNKNOWN_ID], atol=1e-4, rtol=1e-3)
+    assert torch.equal(full(ids)[..., kept], compact(id_map[ids])[..., id_map[kept]])  # the kept scores exactly
+    with pytest.raises(UserError, match="outside"):
+        expand_to_gpt2(compact, torch.full((50257,), 10_000, dtype=torch.long))

@@ -321,3 +321,14 @@ def test_overfit_on_purpose_sets_up_day_16s_run_in_cpu_minutes():
     minutes = plan.split("about **")[1].split("**")[0]
     assert " h " not in minutes and "days" not in minutes, minutes  # minutes, not hours
     assert not at.button(key=f"{KEY}_start_button").disabled
+
+
+def test_the_shakespeare_preset_starts_on_a_compact_vocabulary_and_the_books_sizes_do_not():
+    at = run_script(PAGE)
+    assert at.checkbox(key=f"{KEY}_compact_vocab_tiny").value is False
+    at.selectbox(key=f"{KEY}_preset").set_value("shakespeare").run()
+    assert not at.exception
+    assert at.checkbox(key=f"{KEY}_compact_vocab_shakespeare").value is True
+    assert "Compact vocabulary:" in texts(at.caption) and "M parameters instead of" in texts(at.caption)
+    at.checkbox(key=f"{KEY}_compact_vocab_shakespeare").uncheck().run()  # the full vocabulary, one click away
+    assert "M parameters instead of" not in texts(at.caption)

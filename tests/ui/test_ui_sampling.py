@@ -12,6 +12,8 @@ from widget_helpers import PAGES, run_script, texts
 from core.gpt.checkpoint import new_run_id, run_path, save_checkpoint
 from core.gpt.config import get_preset
 from core.gpt.model import GPTModel
+from core.gpt.tokenizers import encode
+from core.gpt.vocab import compact_id_map, save_id_map, vocab_size_of
 
 PAGE = str(PAGES / "sampling.py")
 KEY = "sampling"
@@ -211,3 +213,23 @@ def test_the_presets_match_the_day_20_notes():
         "greedy": "greedy", "strict": "strict", "creative": "creative"}
     assert sampling.style(Strategy(temperature=1.0, top_k=5)) == "in between"  # temperature not below 1
     assert sampling.style(Strategy(temperature=1.2, top_k=50)) == "in between"  # top-k above 40
+
+
+def test_a_compact_vocabulary_run_samples_gpt2_text(isolated):
+    corpus = encode("Every effort moves you forward, and every effort counts.")
+    id_map = compact_id_map([corpus], pad_id=None)
+    torch.manual_seed(4)
+    model = GPTModel(get_preset("tiny", context_length=16, n_layers=1, vocab_size=vocab_size_of(id_map)))
+    folder = run_path(new_run_id(), isolated)
+    save_checkpoint(folder, model, status="finished", history=[], settings={"preset": "tiny"},
+                    progress={"step": 3, "epoch": 1, "tokens_seen": 48})
+    save_id_map(folder, id_map)
+    at = open_page()
+    assert folder.name in at.radio(key=f"{KEY}_model").value
+    assert f"a compact vocabulary of {vocab_size_of(id_map)} tokens" in texts(at.caption)
+    at.button(key=f"{KEY}_preset_greedy").click().run()
+    at.number_input(key=f"{KEY}_count").set_value(8).run()
+    at.button(key=f"{KEY}_generate").click().run()
+    assert not at.exception
+    new_ids = encode(at.code[-1].value)[len(encode("Every effort moves you")):]
+    assert new_ids and set(new_ids) <= set(corpus)  # greedy picks among the tokens the run knows

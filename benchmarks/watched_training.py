@@ -52,6 +52,15 @@ def _smallest(page, label: str) -> None:
     page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
 
 
+def _longest(page) -> None:
+    """As many epochs as the page allows, so that no run ends by itself before it is stopped."""
+    epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill(epochs.get_attribute("max", timeout=TIMEOUT_MS))
+    epochs.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
+
+
 def _newest_speed(runs_dir: Path, before: set[str]) -> float:
     """tokens/s of the last step of the run saved since `before`."""
     new = sorted(p for p in runs_dir.iterdir() if p.is_dir() and p.name not in before)
@@ -72,6 +81,7 @@ def one_run(browser, server, seconds: float, watched: bool, small: bool) -> floa
     if small:
         _smallest(page, "Context length")
         _smallest(page, "Batch size")
+    _longest(page)
     page.get_by_role("button", name="Start training").click(timeout=TIMEOUT_MS)
     page.get_by_role("button", name="Stop training").wait_for(timeout=TIMEOUT_MS)
     if not watched:

@@ -33,7 +33,7 @@ from ui import training_job as tj
 from ui.charts import loss_chart
 from ui.models import cached_model
 
-REFRESH_S = 1.0
+REFRESH_S = 2.0
 SCRATCH = "scratch"
 GPT2_SIZES = {"gpt2-small": "GPT-2 small (124 M)", "gpt2-medium": "GPT-2 medium (355 M)"}
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2e-3, 5e-3)

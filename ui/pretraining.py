@@ -1,7 +1,7 @@
 """Live pretraining (book chapter 5): choose a text and a model, train in the background, watch the loss fall.
 
 The run itself is `core.gpt.pretrain.pretrain_run` in the server's one training slot (`ui.training_job`);
-this module only draws: the set-up, a fragment that re-reads the job's events every second, and
+this module only draws: the set-up, a fragment that re-reads the job's events every 2 s, and
 earlier runs to compare with.
 """
 
@@ -70,8 +70,8 @@ COMPACT_PRESETS = ("shakespeare",)  # presets that train on a compact vocabulary
 LEARNING_RATES = (1e-5, 5e-5, 1e-4, 2e-4, 4e-4, 1e-3, 2e-3, 5e-3)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONTEXT_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
-REFRESH_S = 1.0
-CHART_REFRESH_S = 5.0
+REFRESH_S = 2.0
+CHART_REFRESH_S = 10.0
 BOOK_UNTRAINED_PERPLEXITY = 48_725  # section 5.1.2's untrained GPT-2 small on its two example texts
 LONG_RUN_S = 15 * 60
 NEW, RESUME = "new", "resume"
@@ -336,7 +336,7 @@ def _start(key: str, plan: Plan) -> None:
 
 
 def live_section(key: str, compact: bool = False) -> None:
-    """The running (or last) pretraining run: its progress redrawn every second, its charts every few
+    """The running (or last) pretraining run: its progress redrawn every 2 s, its charts every 10
     seconds and only when new events arrived, so that watching leaves the CPU to the training."""
     live = tj.shared_training().latest
     running = live is not None and live.kind == "pretraining" and live.job.running

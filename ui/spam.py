@@ -49,8 +49,8 @@ from ui.charts import DASHES, loss_chart
 from ui.long_text import within_limit
 from ui.token_colors import show_colored_tokens
 
-REFRESH_S = 1.0
-CHART_REFRESH_S = 5.0
+REFRESH_S = 2.0
+CHART_REFRESH_S = 10.0
 SCRATCH = "scratch"
 MAX_MESSAGE_CHARS = 20_000
 EXAMPLES = {
@@ -227,7 +227,7 @@ def _base_config(source: ModelSource) -> dict[str, Any]:
 
 
 def live_section(key: str) -> None:
-    """The running (or last) fine-tuning run: progress every second, charts every few seconds and
+    """The running (or last) fine-tuning run: progress every 2 s, charts every 10 s and
     only when new events arrived (drawing competes with training for the CPU)."""
     live = tj.shared_training().latest
     running = live is not None and live.kind == "spam" and live.job.running

@@ -52,11 +52,11 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
     slider.press("ArrowLeft")  # 128 -> 64
     slider.press("ArrowLeft")  # 64 -> 32
     app.wait_until_idle()
-    app.set_number("Epochs", 3)
+    app.set_number("Epochs", 30)  # long enough that it is still running when Stop is clicked
     app.set_number("Evaluate every N steps", 1)
     app.main.get_by_text("More settings").click()
     app.set_number("Batches per evaluation", 1)
-    assert app.main.get_by_text(re.compile(r"99 steps \(33 per epoch")).is_visible()
+    assert app.main.get_by_text(re.compile(r"990 steps \(33 per epoch")).is_visible()
     app.screenshot("widgets-two-pretraining-settings")
 
     runs_before = {p.name for p in app.server.runs_dir.iterdir()}  # a retry of this test finds its first try's runs

@@ -203,6 +203,14 @@ class AppPage:
         box.press("Enter")
         self.wait_until_idle()
 
+    def step_slider(self, label: str, key: str, times: int) -> None:
+        """Move the slider called `label` a step at a time with the keyboard (ArrowLeft, ArrowRight)."""
+        slider = self.main.get_by_label(label).locator('input[type="range"]')
+        slider.focus()
+        for _ in range(times):
+            slider.press(key)
+        self.wait_until_idle()
+
     def wait_until_idle(self, settle_ms: int = 500) -> None:
         """Wait until the script has stopped running (the status widget is gone) and stays stopped."""
         status = self.page.locator('[data-testid="stStatusWidget"]')

@@ -24,11 +24,7 @@ LIVE_TIMEOUT_MS = 300_000  # a shared 2-core machine; alone, the tiny run takes 
 def train_a_tiny_run(app) -> str:
     """One epoch of the tiny model on the journal with 32-token windows; the new run's id."""
     app.go_to("Pretraining", "Pretraining")
-    slider = app.main.get_by_label("Context length (tokens per window)").locator('input[type="range"]')
-    slider.focus()
-    slider.press("ArrowLeft")  # 128 -> 64
-    slider.press("ArrowLeft")  # 64 -> 32
-    app.wait_until_idle()
+    app.step_slider("Context length (tokens per window)", "ArrowLeft", 2)  # 128 -> 64 -> 32
     app.set_number("Epochs", 1)
     before = set(p.name for p in app.server.runs_dir.iterdir())
     app.main.get_by_role("button", name="Start training").click()

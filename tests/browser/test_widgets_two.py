@@ -47,11 +47,7 @@ def test_train_watch_stop_sample_finetune_and_classify(app):
 
     # --- Pretraining: the tiny model on the journal, short windows, an evaluation after every step.
     app.go_to("Pretraining", "Pretraining")
-    slider = app.main.get_by_label("Context length (tokens per window)").locator('input[type="range"]')
-    slider.focus()
-    slider.press("ArrowLeft")  # 128 -> 64
-    slider.press("ArrowLeft")  # 64 -> 32
-    app.wait_until_idle()
+    app.step_slider("Context length (tokens per window)", "ArrowLeft", 2)  # 128 -> 64 -> 32
     app.set_number("Epochs", 30)  # long enough that it is still running when Stop is clicked
     app.set_number("Evaluate every N steps", 1)
     app.main.get_by_text("More settings").click()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 HOSTILE = "👩‍👩‍👧 e\u0301 漢字 <b>bold</b> <|endoftext|>"
 
 
@@ -107,3 +109,20 @@ def test_compact_widgets_beside_the_journal(app):
     entries.get_by_text("824,832").first.wait_for()
     entries.locator("span.tok").first.wait_for()
     whole_page(app, "widgets-compact-entries")
+
+
+def test_wide_embedding_heatmaps_stay_inside_the_page(app):
+    app.open("tokenizer", heading="Tokenizer explorer")
+    app.step_slider("max_length", "ArrowRight", 16)  # 4 -> 20 tokens
+    app.step_slider("Embedding size (emb_dim)", "End", 1)  # 12, the widest
+    app.assert_no_exception()
+    heatmaps = charts(app)
+    heatmaps.last.scroll_into_view_if_needed()
+    app.page.wait_for_timeout(1_500)  # the charts draw asynchronously
+    panel = app.main.bounding_box()
+    boxes = [heatmaps.nth(i).bounding_box() for i in range(heatmaps.count() - 3, heatmaps.count())]
+    assert all(b["width"] > 0 for b in boxes), boxes
+    assert not [b for b in boxes if b["x"] + b["width"] > panel["x"] + panel["width"] + 1], (panel, boxes)
+    side_by_side = sorted((b for b in boxes if abs(b["y"] - boxes[0]["y"]) < 1), key=lambda b: b["x"])
+    assert all(a["x"] + a["width"] <= b["x"] + 1 for a, b in itertools.pairwise(side_by_side)), boxes
+    whole_page(app, "widgets-tokenizer-wide-heatmaps")

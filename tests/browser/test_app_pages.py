@@ -57,13 +57,16 @@ def test_navigation_by_sidebar_and_entry_filters(app):
     app.page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Entries").click()
     app.page.get_by_role("heading", name="Journal entries").wait_for()
     app.wait_until_idle()
-    assert app.page.get_by_text("19 of 19 entries").is_visible()
-    assert app.page.get_by_text("days 17-19: no entry").is_visible()
+    app.page.get_by_text("19 of 19 entries").wait_for()
+    app.page.get_by_text("days 17-19: no entry").wait_for()
 
     app.page.get_by_role("combobox", name="Chapter").click()  # the multiselect's input
-    app.page.get_by_role("option", name="Chapter 6").click()
+    option = app.page.get_by_role("option", name="Chapter 6")
+    option.wait_for()
+    option.click()
     app.page.keyboard.press("Escape")
-    app.page.get_by_text("2 of 19 entries match the filters.").wait_for()  # the rerun may start late
+    # The page redraws 19 entries with their live widgets: on a busy machine that takes a while.
+    app.page.get_by_text("2 of 19 entries match the filters.").wait_for(timeout=120_000)
     app.wait_until_idle()
     assert app.page.get_by_role("heading", name="Day 22 · Thursday").is_visible()
     assert app.page.get_by_role("heading", name="Day 5 · Monday").count() == 0
@@ -80,7 +83,7 @@ def test_new_entry_is_written_and_not_overwritten_by_accident(app, streamlit_app
     app.page.get_by_label("Note (markdown)").blur()
     app.wait_until_idle()
     preview = app.page.locator('[data-testid="stTabs"]')
-    assert preview.get_by_role("tabpanel", name="Preview").get_by_text("evaluation", exact=True).is_visible()  # bold
+    preview.get_by_role("tabpanel", name="Preview").get_by_text("evaluation", exact=True).wait_for()  # bold
     assert preview.locator("img").count() == 0 and preview.locator("script").count() == 0
     app.screenshot("new-entry-preview")
 
@@ -99,7 +102,7 @@ def test_new_entry_is_written_and_not_overwritten_by_accident(app, streamlit_app
     app.page.get_by_label("Note (markdown)").fill("A second version.")
     app.page.get_by_label("Note (markdown)").blur()
     app.wait_until_idle()
-    assert app.page.get_by_text("Day 23 already has an entry").is_visible()
+    app.page.get_by_text("Day 23 already has an entry").wait_for()  # the rerun may start late
     assert app.page.get_by_role("button", name="Save day-23.md").is_disabled()
     title = app.page.get_by_label("Title (optional)").input_value()
     assert title == "Evaluation <script>alert(1)</script>"  # the saved entry, loaded to edit

@@ -23,32 +23,28 @@ def bar_span(png: bytes) -> float:
     return (max(columns) - min(columns) + 1) / width if columns else 0.0
 
 
-def test_progress_charts_fit_a_phone_screen(app):
+def charts_on_a_phone(app, url_path: str, heading: str, screenshot: str, at_least: int):
+    """Open a page 390 px wide; its charts, after checking that at least `at_least` are drawn inside the screen."""
     app.page.set_viewport_size(PHONE)
-    app.open("", heading="Your journey through the book")
+    app.open(url_path, heading=heading)
     app.assert_no_exception()
     charts = app.page.locator('[data-testid="stVegaLiteChart"]')
     charts.first.wait_for(timeout=60_000)
     app.page.wait_for_timeout(1500)  # charts draw asynchronously
     boxes = [charts.nth(i).bounding_box() for i in range(charts.count())]
-    app.screenshot("progress-390px")
+    app.screenshot(screenshot)
     drawn = [b for b in boxes if b and b["width"] > 0]
-    assert len(drawn) >= 5, boxes
+    assert len(drawn) >= at_least, boxes
     assert not [b for b in drawn if b["x"] < -1 or b["x"] + b["width"] > PHONE["width"] + 1], drawn
+    return charts
+
+
+def test_progress_charts_fit_a_phone_screen(app):
+    charts = charts_on_a_phone(app, "", "Your journey through the book", "progress-390px", at_least=5)
     chapters = charts.nth(2)  # pages so far, pages per day, chapters
     chapters.scroll_into_view_if_needed()
     assert bar_span(chapters.screenshot()) > 0.3  # the bars are drawn across the chart, not squeezed out by the labels
 
 
 def test_sampling_stage_charts_fit_a_phone_screen(app):
-    app.page.set_viewport_size(PHONE)
-    app.open("sampling", heading="Sampling")
-    app.assert_no_exception()
-    charts = app.page.locator('[data-testid="stVegaLiteChart"]')
-    charts.first.wait_for(timeout=60_000)
-    app.page.wait_for_timeout(1500)  # charts draw asynchronously
-    boxes = [charts.nth(i).bounding_box() for i in range(charts.count())]
-    app.screenshot("sampling-390px")
-    drawn = [b for b in boxes if b and b["width"] > 0]
-    assert len(drawn) >= 4, boxes  # the four stages, stacked
-    assert not [b for b in drawn if b["x"] < -1 or b["x"] + b["width"] > PHONE["width"] + 1], drawn
+    charts_on_a_phone(app, "sampling", "Sampling", "sampling-390px", at_least=4)  # the four stages, stacked

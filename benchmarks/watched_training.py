@@ -4,9 +4,10 @@ Starts the app (`streamlit run`, as a learner does) and, in turns, trains the pa
 for `--seconds` while headless Chromium shows the live page, then the same with the browser
 closed. Each run is started and stopped from the page; its speed is the last step's tokens/s as
 saved in its checkpoint (an average over its steps, evaluations aside). Prints both speeds, and
-the watched / unwatched ratio of the medians (1.0: watching costs nothing).
+the watched / unwatched ratio of the medians (1.0: watching costs nothing). A short run first,
+not counted, pays the server's one-time costs (the first page build, the first tokenizer pass).
 
-    python benchmarks/watched_training.py --seconds 60 --rounds 3 [--small]
+    python benchmarks/watched_training.py --seconds 60 --rounds 3 [--warm-up 10] [--small]
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="training time of each run")
     parser.add_argument("--rounds", type=int, default=3, help="watched and unwatched runs, in turns")
+    parser.add_argument("--warm-up", type=float, default=10.0,
+                        help="seconds of an uncounted watched run before the measured ones (0: none)")
     parser.add_argument("--small", action="store_true",
                         help="the shortest context (16 tokens) and batch (1) instead of the page's defaults")
     args = parser.parse_args()
@@ -110,6 +113,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir, harness.running_app(Path(workdir)) as server, \
             sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        if args.warm_up > 0:
+            one_run(browser, server, args.warm_up, watched=True, small=args.small)
         speeds = alternate({
             "watched": lambda: one_run(browser, server, args.seconds, watched=True, small=args.small),
             "unwatched": lambda: one_run(browser, server, args.seconds, watched=False, small=args.small),
@@ -117,7 +122,8 @@ def main() -> None:
         browser.close()
     print(machine_line())
     what = "the tiny model, 16-token windows, batch 1" if args.small else "the Pretraining page's default run"
-    print(f"{what}, {args.seconds:g} s of training per run, {args.rounds} round(s)\n")
+    warm_up = f", after a {args.warm_up:g} s warm-up run" if args.warm_up > 0 else ""
+    print(f"{what}, {args.seconds:g} s of training per run, {args.rounds} round(s){warm_up}\n")
     print(table(["browser", "tokens/s (each run)", "median tokens/s"],
                 [(name, ", ".join(f"{v:,.0f}" for v in values), median(values)) for name, values in speeds.items()]))
     ratio = median(speeds["watched"]) / median(speeds["unwatched"])

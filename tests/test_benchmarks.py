@@ -29,7 +29,8 @@ def test_watched_training_benchmark_prints_both_speeds_and_their_ratio():
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("no Chromium at /usr/bin/chromium")
     result = subprocess.run(
-        [sys.executable, "benchmarks/watched_training.py", "--seconds", "5", "--rounds", "1", "--small"],
+        [sys.executable, "benchmarks/watched_training.py", "--seconds", "5", "--rounds", "1", "--warm-up", "0",
+         "--small"],
         cwd=ROOT, capture_output=True, text=True, timeout=1400,
     )
     assert result.returncode == 0, result.stderr

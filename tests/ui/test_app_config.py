@@ -18,7 +18,7 @@ def test_the_toolbar_has_no_developer_options():
 
 def test_no_full_garbage_collection_after_every_script_run():
     # Streamlit's default collects after each run, live fragments included: that held Python's lock
-    # for 40 % of the server's CPU time while a watched run trained (README, "Watching a run").
+    # for 44 % of the server's CPU time while a watched run trained (README, "Watching a run").
     from streamlit import config
 
     assert app_config()["runner"]["postScriptGC"] is False
